@@ -8,13 +8,13 @@
     │   ├── KeyNotFoundError            no key for the token's ``kid`` even after a refetch
     │   ├── ExpiredTokenError           ``exp`` is past (beyond the leeway)
     │   └── ClaimError                  a claim is missing or has the wrong value
-    ├── CognitoUnavailableError         Cognito (JWKS, token endpoint, identity pool) did not answer in time
+    ├── CognitoUnavailableError         Cognito did not answer in time (JWKS, token, identity)
     │   └── JWKSUnavailableError        the key set could not be fetched
     ├── OAuthError                      the OAuth flow failed
     │   ├── CallbackError               the callback was refused (state, error from Cognito, ...)
     │   └── TokenEndpointError          ``/oauth2/token`` or ``/oauth2/revoke`` answered an error
     │       └── InvalidGrantError       code or refresh token unknown, used, revoked or expired
-    └── IdentityPoolError               the identity pool answered an error (``__type`` and ``message``)
+    └── IdentityPoolError               the identity pool answered an error (``__type``)
         ├── IdentityPoolConfigurationError  the pool is misconfigured or refuses guests
         ├── IdentityPoolThrottledError      throttled or failing, retries exhausted
         ├── IdentityPoolAuthError           ``NotAuthorizedException`` (e.g. an expired ID token)

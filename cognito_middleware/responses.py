@@ -17,9 +17,10 @@ __all__ = ["error_response", "is_browser_navigation", "wants_html"]
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}
-h1{{font-size:1.5rem}}p.detail{{color:#555}}a.button{{display:inline-block;margin-top:1rem;padding:.5rem 1rem;
-background:#0b5fff;color:#fff;border-radius:4px;text-decoration:none}}</style></head>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;
+color:#222}} h1{{font-size:1.5rem}} p.detail{{color:#555}} a.button{{display:inline-block;
+margin-top:1rem;padding:.5rem 1rem;background:#0b5fff;color:#fff;border-radius:4px;
+text-decoration:none}}</style></head>
 <body><h1>{title}</h1><p>{message}</p>{detail}{link}</body></html>
 """
 
