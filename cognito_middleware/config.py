@@ -359,7 +359,7 @@ class CognitoConfig:
         try:
             return cls(**kwargs)  # type: ignore[arg-type]
         except ConfigurationError as exc:
-            var = names.get(exc.setting)
-            if var is None or exc.setting in overrides:
+            env_name = names.get(exc.setting)
+            if env_name is None or exc.setting in overrides:
                 raise
-            raise ConfigurationError(var, exc.message) from None
+            raise ConfigurationError(env_name, exc.message) from None
