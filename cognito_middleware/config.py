@@ -135,6 +135,8 @@ class CognitoConfig:
     """``None``: Secure unless the redirect URI is plain-HTTP loopback (local development)."""
     idle_timeout: float = 8 * 3600
     absolute_timeout: float = 7 * 24 * 3600
+    refresh_token_lifetime: float = 30 * 24 * 3600
+    """The app client's refresh token lifetime: no session outlives it."""
     refresh_margin: float = 60.0
     leeway: float = 5.0
     http_timeout: float = 5.0
@@ -189,7 +191,7 @@ class CognitoConfig:
             )
         if not self.scopes or "openid" not in self.scopes:
             raise ConfigurationError("scopes", "must include 'openid' to receive an ID token")
-        for name in ("idle_timeout", "absolute_timeout", "http_timeout"):
+        for name in ("idle_timeout", "absolute_timeout", "refresh_token_lifetime", "http_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(name, "must be positive")
         if self.refresh_margin < 0 or self.leeway < 0 or self.leeway > 300:

@@ -1,0 +1,327 @@
+"""``CognitoAuthMiddleware``: the pure-ASGI middleware that ties everything together.
+
+    from cognito_middleware import CognitoAuthMiddleware, CognitoConfig
+
+    app.add_middleware(CognitoAuthMiddleware, config=CognitoConfig.from_env())
+
+For each request it answers the auth routes itself (``/auth/login``, ``/auth/callback``,
+``/auth/logout``), otherwise resolves the user cheapest first (Bearer token, then session
+cookie, else anonymous), refreshes tokens close to expiry, publishes ``scope["user"]``,
+``scope["auth"]`` and ``scope["cognito"]``, applies the path rules and runs the app. The
+session cookie is written only when the session changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .config import CognitoConfig
+from .context import SCOPE_KEY, RequestState, Services
+from .events import AuthEvent, AuthHooks
+from .exceptions import CognitoUnavailableError, InvalidGrantError, TokenError
+from .flows import AuthFlows
+from .guards import PathRules, deny
+from .oauth import OAuthClient
+from .refresh import SessionRefresher
+from .responses import error_response
+from .sessions import SessionStore, build_session_store
+from .sessions.base import SessionData
+from .tokens import TokenVerifier
+from .user import AnonymousUser, CognitoUser
+
+__all__ = ["CognitoAuthMiddleware"]
+
+logger = logging.getLogger("cognito_middleware")
+
+_TOUCH_INTERVAL = 60.0
+_USER_MEMO_MAX = 4096
+_ANONYMOUS = AnonymousUser()
+_NO_SCOPES = AuthCredentials()
+
+
+class CognitoAuthMiddleware:
+    """Authenticate every request against Amazon Cognito.
+
+    ``config`` is required. The keyword arguments are for tests and advanced setups:
+    ``session_store`` replaces the store chosen by ``config.session_store``; ``transport``
+    is the httpx transport of the outbound client (``httpx.MockTransport`` in tests);
+    ``clock`` returns epoch seconds; ``hooks`` receive audit events; ``credential_cache``
+    replaces the in-memory cache of identity-pool credentials.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: CognitoConfig,
+        session_store: SessionStore | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        hooks: AuthHooks | None = None,
+        credential_cache: Any = None,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(config.http_timeout),
+            follow_redirects=False,
+            headers={"User-Agent": "cognito-middleware"},
+        )
+        self._store = session_store or build_session_store(config, clock=clock)
+        self._verifier = TokenVerifier.from_config(config, self._http, clock=clock)
+        self._oauth = OAuthClient(config, self._http)
+        self._refresher = SessionRefresher(self._oauth, self._verifier, clock=clock)
+        self._hooks = hooks or AuthHooks()
+        self._flows = AuthFlows(
+            config=config, oauth=self._oauth, verifier=self._verifier, store=self._store,
+            hooks=self._hooks, clock=clock,
+        )
+        self._rules = PathRules.from_config(config)
+        self._services = Services(config=config, http=self._http, clock=clock)
+        if config.identity_pool_id:
+            from .credentials import CredentialService
+
+            self._services.credentials = CredentialService(
+                config, self._http, cache=credential_cache, clock=clock
+            )
+        self._users: OrderedDict[tuple[str, str], CognitoUser] = OrderedDict()
+        self._auth_prefix = config.auth_prefix + "/"
+        self._margin = config.refresh_margin
+
+    async def aclose(self) -> None:
+        """Close the outbound HTTP client and the session store."""
+        await self._http.aclose()
+        await self._store.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, self._lifespan_receive(receive), send)
+            return
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if kind == "http" and (
+            path.startswith(self._auth_prefix) or path == self.config.auth_prefix
+        ):
+            await self._flows(scope, receive, send)
+            return
+
+        cookies: dict[str, str] = {}
+        authorization = None
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                cookies.update(cookie_parser(value.decode("latin-1")))
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
+        state = RequestState(
+            services=self._services, user=_ANONYMOUS, cookies=cookies,
+            refresher=None,
+        )
+        scope[SCOPE_KEY] = state
+        unavailable = False
+
+        if authorization is not None and authorization[:7].lower() == "bearer ":
+            failure = await self._bearer(state, authorization[7:].strip())
+            if failure is not None:
+                await self._reject_bearer(scope, receive, send, *failure)
+                return
+        elif cookies:
+            unavailable = await self._session(state, path)
+
+        user = state.user
+        scope["user"] = user
+        scope["auth"] = (
+            AuthCredentials(["authenticated", *user.scopes])
+            if user.is_authenticated
+            else _NO_SCOPES
+        )
+        decision = self._rules.evaluate(path, user)
+        if not decision.allowed:
+            await self._deny(scope, receive, send, decision, unavailable)
+            return
+        if kind == "websocket":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self._wrap_send(state, send))
+
+    # User resolution --------------------------------------------------------------------
+
+    async def _bearer(self, state: RequestState, token: str) -> tuple[int, str, str] | None:
+        try:
+            claims = await self._verifier.verify_bearer(token)
+        except CognitoUnavailableError:
+            return 503, "temporarily_unavailable", "The token cannot be checked right now."
+        except TokenError as exc:
+            return 401, "invalid_token", exc.reason
+        state.user = CognitoUser.from_claims(None, claims, via_bearer=True)
+        return None
+
+    async def _session(self, state: RequestState, path: str) -> bool:
+        """Load, check and (if close to expiry) refresh the session. Returns whether Cognito
+        was unreachable and the session could not be kept."""
+        session = await self._store.load(state.cookies)
+        if session is None:
+            return False
+        now = self._clock()
+        state.session = session
+        state.refresher = lambda: self._force_refresh(state, path)
+        if session.expires_at - now <= self._margin:
+            outcome = await self._refresh(state, session, path)
+            if outcome is not None:
+                return outcome
+        session = state.session
+        assert session is not None
+        if now - session.last_seen >= _TOUCH_INTERVAL:
+            state.update_session(last_seen=now)
+        state.user = self._user_for(state.session or session)
+        return False
+
+    async def _refresh(self, state: RequestState, session: SessionData, path: str) -> bool | None:
+        now = self._clock()
+        try:
+            fresh = await self._refresher.refresh(session)
+        except InvalidGrantError:
+            await self._end_session(state, path, "refresh token refused")
+            return False
+        except CognitoUnavailableError:
+            if session.expires_at > now:
+                logger.warning("token refresh deferred: Cognito unreachable")
+                return None
+            await self._drop_session(state)
+            return True
+        except TokenError as exc:
+            logger.warning("refreshed tokens refused: %s", exc.reason)
+            await self._end_session(state, path, "refreshed tokens refused")
+            return False
+        state.session = fresh
+        state.session_changed = True
+        await self._hooks.emit(AuthEvent("refresh", self._user_for(fresh), path))
+        return None
+
+    async def _force_refresh(self, state: RequestState, path: str) -> bool:
+        if state.session is None:
+            return False
+        outcome = await self._refresh(state, state.session, path)
+        if state.session is not None:
+            state.user = self._user_for(state.session)
+        return outcome is None and state.session is not None
+
+    async def _end_session(self, state: RequestState, path: str, reason: str) -> None:
+        user = self._user_for(state.session) if state.session else None
+        await self._drop_session(state)
+        logger.info("session ended: %s", reason)
+        await self._hooks.emit(AuthEvent("refresh_failed", user, path, reason=reason))
+
+    async def _drop_session(self, state: RequestState) -> None:
+        state.set_cookies.extend(await self._store.clear(state.cookies))
+        state.session = None
+        state.session_changed = False
+        state.user = _ANONYMOUS
+
+    def _user_for(self, session: SessionData) -> CognitoUser:
+        key = (session.id_token, session.access_token)
+        user = self._users.get(key)
+        if user is None:
+            user = CognitoUser.from_claims(
+                self._verifier.unverified_claims(session.id_token),
+                self._verifier.unverified_claims(session.access_token),
+            )
+            self._users[key] = user
+            if len(self._users) > _USER_MEMO_MAX:
+                self._users.popitem(last=False)
+        return user
+
+    # Responses --------------------------------------------------------------------------
+
+    def _wrap_send(self, state: RequestState, send: Send) -> Send:
+        async def send_with_session(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookies = list(state.set_cookies)
+                if state.session_changed and state.session is not None:
+                    cookies.extend(await self._store.save(state.session, state.cookies))
+                    state.session_changed = False
+                if cookies:
+                    headers = MutableHeaders(scope=message)
+                    for value in cookies:
+                        headers.append("set-cookie", value)
+                    if "cache-control" not in headers:
+                        headers["cache-control"] = "private"
+            await send(message)
+
+        return send_with_session
+
+    async def _deny(
+        self, scope: Scope, receive: Receive, send: Send, decision: Any, unavailable: bool
+    ) -> None:
+        state: RequestState = scope[SCOPE_KEY]
+        await self._hooks.emit(
+            AuthEvent("denied", state.user, scope["path"], _client(scope), decision.reason)
+        )
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if unavailable and not state.user.is_authenticated:
+            response = error_response(
+                scope, 503, "temporarily_unavailable",
+                "Sign-in cannot be checked right now because Cognito is unreachable. "
+                "Try again in a moment.",
+                headers={"Retry-After": "5"},
+            )
+        else:
+            response = deny(scope, decision)
+        for value in state.set_cookies:
+            response.headers.append("set-cookie", value)
+        await response(scope, receive, send)
+
+    async def _reject_bearer(
+        self, scope: Scope, receive: Receive, send: Send, status: int, error: str, reason: str
+    ) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = (
+                f'Bearer error="invalid_token", error_description="{_quote(reason)}"'
+            )
+        else:
+            headers["Retry-After"] = "5"
+        message = (
+            "The access token is not valid." if status == 401 else "Try again in a moment."
+        )
+        response = error_response(
+            scope, status, error, message, detail=reason, headers=headers, html_page=False
+        )
+        await response(scope, receive, send)
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        async def lifespan_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.aclose()
+            return message
+
+        return lifespan_receive
+
+
+def _quote(text: str) -> str:
+    return "".join(c for c in text if c.isprintable() and c not in '"\\')[:200]
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None

@@ -1,0 +1,95 @@
+"""Transparent token refresh, one call per session at a time.
+
+Concurrent requests of one session share one refresh (single flight in the process). A refresh
+that just happened is remembered for a short while, so that requests still carrying the old
+cookie (sent before the browser stored the new one) reuse its result instead of spending the
+old refresh token again, which rotation would refuse after its grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from .exceptions import ClaimError, InvalidGrantError
+from .oauth import OAuthClient
+from .sessions.base import SessionData
+from .tokens import TokenVerifier
+
+__all__ = ["SessionRefresher", "session_expiry"]
+
+_RECENT_SECONDS = 60.0
+_RECENT_MAX = 4096
+
+
+def session_expiry(id_claims: dict[str, Any], access_claims: dict[str, Any]) -> float:
+    """When the session's tokens stop being usable: the earlier of the two ``exp``."""
+    return float(min(int(id_claims["exp"]), int(access_claims["exp"])))
+
+
+class SessionRefresher:
+    """Refreshes a session's tokens with its refresh token."""
+
+    def __init__(
+        self, oauth: OAuthClient, verifier: TokenVerifier, *, clock: Callable[[], float]
+    ) -> None:
+        self._oauth = oauth
+        self._verifier = verifier
+        self._clock = clock
+        self._inflight: dict[tuple[str, str], asyncio.Future[SessionData]] = {}
+        self._recent: OrderedDict[tuple[str, str], tuple[float, SessionData]] = OrderedDict()
+
+    async def refresh(self, session: SessionData) -> SessionData:
+        """The session with fresh tokens. Raises :class:`InvalidGrantError` when the refresh
+        token is no longer accepted, :class:`CognitoUnavailableError` when Cognito is down,
+        and a :class:`TokenError` when the new tokens do not verify."""
+        key = (session.session_id, session.access_token)
+        recent = self._recent.get(key)
+        if recent is not None and self._clock() - recent[0] < _RECENT_SECONDS:
+            return recent[1]
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[SessionData] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await self._refresh(session)
+        except BaseException as exc:
+            future.set_exception(exc)
+            # The waiters (if any) receive the error; nobody else must see "never retrieved".
+            future.exception()
+            raise
+        else:
+            future.set_result(result)
+            self._remember(key, result)
+            return result
+        finally:
+            del self._inflight[key]
+
+    def _remember(self, key: tuple[str, str], session: SessionData) -> None:
+        self._recent[key] = (self._clock(), session)
+        self._recent.move_to_end(key)
+        while len(self._recent) > _RECENT_MAX:
+            self._recent.popitem(last=False)
+
+    async def _refresh(self, session: SessionData) -> SessionData:
+        if not session.refresh_token:
+            raise InvalidGrantError("invalid_grant", "the session has no refresh token")
+        tokens = await self._oauth.refresh(session.refresh_token)
+        old = self._verifier.unverified_claims(session.id_token)
+        id_token = tokens.id_token or session.id_token
+        id_claims = await self._verifier.verify_id_token(id_token)
+        for claim in ("iss", "sub"):
+            if id_claims.get(claim) != old.get(claim):
+                raise ClaimError(claim, "changed on refresh")
+        access_claims = await self._verifier.verify_access_token(tokens.access_token)
+        if access_claims.get("sub") != id_claims.get("sub"):
+            raise ClaimError("sub", "the access token belongs to another user")
+        return session.evolve(
+            id_token=id_token,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or session.refresh_token,
+            expires_at=session_expiry(id_claims, access_claims),
+        )
