@@ -27,8 +27,13 @@ def _client(handler: httpx.MockTransport, secret: str | None = "clientsecret") -
     return OAuthClient(_config(secret), httpx.AsyncClient(transport=handler))
 
 
-TOKENS = {"access_token": "a.b.c", "id_token": "d.e.f", "refresh_token": "r", "token_type": "Bearer",
-          "expires_in": 3600}
+TOKENS = {
+    "access_token": "a.b.c",
+    "id_token": "d.e.f",
+    "refresh_token": "r",
+    "token_type": "Bearer",
+    "expires_in": 3600,
+}
 
 
 def test_pkce_pair_is_s256_of_a_fresh_verifier() -> None:
