@@ -1,7 +1,24 @@
-"""Session stores: encrypted cookies (default), memory, Redis."""
+"""Session stores: encrypted cookies (default), memory, Redis.
+
+Every store implements :class:`SessionStore`; :func:`build_session_store` picks one from
+``CognitoConfig.session_store``. The Redis store imports ``redis`` only when it is built.
+"""
 
 from __future__ import annotations
 
 from .base import CookieSettings, SessionData, SessionStore
+from .cookie import CookieSessionStore, SessionTooLargeError
+from .factory import build_session_store
+from .memory import MemorySessionStore
+from .redis_store import RedisSessionStore
 
-__all__ = ["CookieSettings", "SessionData", "SessionStore"]
+__all__ = [
+    "CookieSessionStore",
+    "CookieSettings",
+    "MemorySessionStore",
+    "RedisSessionStore",
+    "SessionData",
+    "SessionStore",
+    "SessionTooLargeError",
+    "build_session_store",
+]

@@ -16,12 +16,13 @@ class SessionData:
     ``session_id`` is a fresh random 128-bit value at every sign-in (server-side stores use it
     as their key). Times are epoch seconds. ``expires_at`` is when the ID/access tokens expire;
     ``refresh_expires_at`` bounds the absolute lifetime (never beyond the refresh token).
+    The tokens are left out of ``repr()`` so that a logged session never shows them.
     """
 
     session_id: str
-    id_token: str
-    access_token: str
-    refresh_token: str | None
+    id_token: str = field(repr=False)
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     expires_at: float
     created_at: float
     last_seen: float

@@ -1,0 +1,190 @@
+"""The default store: the whole session sealed into the browser's cookies.
+
+The session is compacted (:mod:`.codec`), sealed with AES-GCM under a key derived from the
+first session secret, base64url-encoded and cut into chunks, each sent as its own cookie
+``<name>-0``, ``<name>-1``, ... so that no cookie reaches the browsers' 4096-byte limit.
+The first chunk starts with the chunk count (``"2.<data>"``); the count and the cookie name are
+the associated data of the seal, and the ciphertext covers the concatenation of every chunk.
+So a chunk that is missing, altered, reordered, left over from an older session or borrowed
+from another user's cookie makes the whole session fail to open: the request is anonymous.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+
+from .._seal import Sealer
+from ..exceptions import CognitoError
+from ._common import (
+    LRU,
+    SecretsArg,
+    check_cookie_settings,
+    check_timeouts,
+    chunk_cookies_from,
+    expire,
+    is_alive,
+    make_cookie,
+    normalise_secrets,
+)
+from .base import CookieSettings, SessionData
+from .codec import decode_session, encode_session
+
+__all__ = ["MAX_CHUNKS", "MAX_COOKIE_BYTES", "CookieSessionStore", "SessionTooLargeError"]
+
+MAX_COOKIE_BYTES = 4000
+"""Upper bound of ``name=value`` of each chunk; the flags keep the header under 4096 bytes."""
+MAX_CHUNKS = 5
+"""Beyond ~20 KB of cookies most servers and proxies refuse the request headers anyway."""
+
+_COUNTS = {str(n): n for n in range(1, MAX_CHUNKS + 1)}
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_NONCE_AND_TAG = 12 + 16
+
+
+class SessionTooLargeError(CognitoError, ValueError):
+    """The session does not fit in :data:`MAX_CHUNKS` cookies: use a server-side store."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the sealed session is {size} bytes, more than {MAX_CHUNKS} cookies can carry; "
+            "use the memory or Redis session store (COGNITO_SESSION_STORE)"
+        )
+        self.size = size
+
+
+class CookieSessionStore:
+    """Keeps the session, encrypted and authenticated, in the browser's cookies.
+
+    Stateless: any process with one of the secrets opens the cookie. Loading an unchanged
+    cookie is a dictionary lookup: the session decoded from each exact cookie value is kept in
+    a small LRU (the value was authenticated when it was first opened), and the timeouts are
+    checked again on every load.
+
+    Example::
+
+        store = CookieSessionStore([new_secret, old_secret], cookie=CookieSettings(secure=True))
+        set_cookies = await store.save(session, request.cookies)
+        session = await store.load(request.cookies)
+    """
+
+    def __init__(
+        self,
+        secrets: SecretsArg,
+        *,
+        cookie: CookieSettings | None = None,
+        idle_timeout: float = 8 * 3600,
+        absolute_timeout: float = 7 * 24 * 3600,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 1024,
+    ) -> None:
+        self._cookie = cookie or CookieSettings()
+        check_cookie_settings(self._cookie)
+        check_timeouts(idle_timeout, absolute_timeout)
+        self._sealer = Sealer(normalise_secrets(secrets), "session-cookie")
+        self._name = self._cookie.cookie_name
+        self._names = tuple(f"{self._name}-{i}" for i in range(MAX_CHUNKS))
+        self._chunk_size = MAX_COOKIE_BYTES - len(self._names[-1]) - len("=") - len(
+            f"{MAX_CHUNKS}."
+        )
+        self._idle = idle_timeout
+        self._absolute = absolute_timeout
+        self._clock = clock
+        self._opened: LRU[tuple[str, ...], SessionData] = LRU(cache_size)
+
+    @property
+    def cookie_names(self) -> tuple[str, ...]:
+        """The name of every chunk cookie this store may write, in order."""
+        return self._names
+
+    def _associated(self, count: int) -> bytes:
+        return f"{self._name}\x00{count}".encode()
+
+    def _values(self, cookies: Mapping[str, str]) -> tuple[str, ...] | None:
+        first = cookies.get(self._names[0])
+        if first is None:
+            return None
+        count = _COUNTS.get(first.partition(".")[0])
+        if count is None:
+            return None
+        if count == 1:
+            return (first,)
+        values = [first]
+        for name in self._names[1:count]:
+            value = cookies.get(name)
+            if value is None:
+                return None
+            values.append(value)
+        return tuple(values)
+
+    def _open(self, values: tuple[str, ...]) -> SessionData | None:
+        text = values[0].partition(".")[2] + "".join(values[1:])
+        if not _B64URL.fullmatch(text):
+            return None
+        plain = self._sealer.open(text, self._associated(len(values)))
+        if plain is None:
+            return None
+        try:
+            return decode_session(plain)
+        except ValueError:
+            return None
+
+    async def load(self, cookies: Mapping[str, str]) -> SessionData | None:
+        """The session in the request's chunk cookies, or ``None`` if absent, not intact,
+        sealed with an unknown secret, or past its idle or absolute timeout."""
+        values = self._values(cookies)
+        if values is None:
+            return None
+        session = self._opened.get(values)
+        if session is None:
+            session = self._open(values)
+            if session is None:
+                return None
+            self._opened.put(values, session)
+        if not is_alive(session, self._clock(), self._idle, self._absolute):
+            return None
+        return session
+
+    def seal(self, session: SessionData) -> tuple[str, ...]:
+        """The chunk cookie values of ``session`` (what :meth:`save` sends), in order."""
+        plain = encode_session(session)
+        length = math.ceil((len(plain) + _NONCE_AND_TAG) * 4 / 3)
+        count = max(1, math.ceil(length / self._chunk_size))
+        if count > MAX_CHUNKS:
+            raise SessionTooLargeError(length)
+        text = self._sealer.seal(plain, self._associated(count))
+        size = self._chunk_size
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
+        if len(chunks) != count:  # pragma: no cover - the length formula is exact
+            raise AssertionError("sealed length differs from the computed length")
+        chunks[0] = f"{count}.{chunks[0]}"
+        return tuple(chunks)
+
+    async def save(self, session: SessionData, cookies: Mapping[str, str]) -> list[str]:
+        """Seal ``session`` into chunk cookies; expire chunks the new value no longer uses.
+
+        Raises :class:`SessionTooLargeError` if it needs more than :data:`MAX_CHUNKS` cookies.
+        """
+        values = self.seal(session)
+        self._opened.put(values, session)
+        names = self._names[: len(values)]
+        headers = [make_cookie(self._cookie, n, v) for n, v in zip(names, values, strict=True)]
+        headers.extend(
+            expire(self._cookie, n) for n in chunk_cookies_from(cookies, self._name, len(values))
+        )
+        return headers
+
+    async def clear(self, cookies: Mapping[str, str]) -> list[str]:
+        """Expire every chunk cookie. The sealed value itself stays valid until its timeouts,
+        which is why sign-out also revokes the tokens at Cognito."""
+        values = self._values(cookies)
+        if values is not None:
+            self._opened.pop(values)
+        names = chunk_cookies_from(cookies, self._name, 1)
+        return [expire(self._cookie, n) for n in (self._names[0], *names)]
+
+    async def aclose(self) -> None:
+        """Forget the decoded sessions."""
+        self._opened.clear()
