@@ -54,14 +54,15 @@ class ServerSideStore(ABC):
         check_cookie_settings(self._cookie)
         check_timeouts(idle_timeout, absolute_timeout)
         self._secrets = normalise_secrets(secrets)
-        # itsdangerous signs with the last key and verifies with all of them.
+        self._name = self._cookie.cookie_name
+        # itsdangerous signs with the last key and verifies with all of them. The cookie name
+        # is in the salt: a signed id is valid only under the name it was issued for.
         self._signer = Signer(
             [s.get() for s in reversed(self._secrets)],
-            salt="cognito-middleware.session-id",
+            salt=f"cognito-middleware.session-id:{self._name}",
             key_derivation="hmac",
             digest_method=hashlib.sha256,
         )
-        self._name = self._cookie.cookie_name
         self._idle = idle_timeout
         self._absolute = absolute_timeout
         self._clock = clock

@@ -35,7 +35,7 @@ from .codec import decode_session, encode_session
 __all__ = ["MAX_CHUNKS", "MAX_COOKIE_BYTES", "CookieSessionStore", "SessionTooLargeError"]
 
 MAX_COOKIE_BYTES = 4000
-"""Upper bound of ``name=value`` of each chunk; the flags keep the header under 4096 bytes."""
+"""``name=value`` of each chunk stays under this; with the flags, under 4096 bytes."""
 MAX_CHUNKS = 5
 """Beyond ~20 KB of cookies most servers and proxies refuse the request headers anyway."""
 
@@ -86,9 +86,8 @@ class CookieSessionStore:
         self._sealer = Sealer(normalise_secrets(secrets), "session-cookie")
         self._name = self._cookie.cookie_name
         self._names = tuple(f"{self._name}-{i}" for i in range(MAX_CHUNKS))
-        self._chunk_size = MAX_COOKIE_BYTES - len(self._names[-1]) - len("=") - len(
-            f"{MAX_CHUNKS}."
-        )
+        longest_name = max(len(n) for n in self._names)
+        self._chunk_size = MAX_COOKIE_BYTES - 1 - longest_name - len("=") - len(f"{MAX_CHUNKS}.")
         self._idle = idle_timeout
         self._absolute = absolute_timeout
         self._clock = clock
