@@ -1,0 +1,720 @@
+"""Temporary AWS credentials per request, from the Cognito identity pool.
+
+Signed-in users get their IAM role, guests the pool's unauthenticated role::
+
+    from cognito_middleware.credentials import boto3_session, get_aws_credentials
+
+    async def upload(request):
+        creds = await get_aws_credentials(request)
+        s3 = boto3_session(creds).client("s3")
+        ...
+
+Nothing is asked of the identity pool until a handler asks for credentials. Credentials stay on
+the server: they are cached per (identity, role) in a :class:`CredentialCache` and reused until
+shortly before they expire, in the manner of botocore's ``RefreshableCredentials``:
+
+* more than ``advisory_refresh`` seconds left (15 minutes): the cached snapshot is returned;
+* inside the advisory window: one request refreshes, the others keep the current snapshot,
+  and a failed refresh keeps it too;
+* inside the mandatory window (5 minutes) or with nothing cached: every request waits for
+  the refresh, and concurrent requests for one identity share a single call.
+
+A guest's identity id lives in a small signed cookie (``cognito_guest``); a signed-in user's in
+the session. When a guest signs in, the guest identity is linked to the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
+from urllib.parse import quote
+
+import httpx
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import Scope
+
+from .config import CognitoConfig
+from .context import RequestState, get_state
+from .cookies import expire_cookie, set_cookie
+from .exceptions import (
+    CognitoUnavailableError,
+    IdentityPoolAuthError,
+    IdentityPoolConfigurationError,
+    IdentityPoolError,
+    IdentityPoolThrottledError,
+    RoleNotAllowedError,
+)
+from .identity_pool import AWSCredentials, IdentityPoolClient
+from .responses import error_response, is_browser_navigation
+
+if TYPE_CHECKING:
+    from boto3.session import Session as Boto3Session
+
+__all__ = [
+    "CREDENTIALS_EXCEPTION_HANDLERS",
+    "AWSCredentials",
+    "CredentialCache",
+    "CredentialService",
+    "MemoryCredentialCache",
+    "aws_credentials_dependency",
+    "boto3_session",
+    "credentials_error_response",
+    "get_aws_credentials",
+    "requires_role",
+]
+
+logger = logging.getLogger("cognito_middleware.credentials")
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+GUEST_COOKIE = "cognito_guest"
+_GUEST_MAX_AGE = 365 * 24 * 3600
+_GUEST_RENEW_AFTER = 30 * 24 * 3600
+_LOGINS_MISMATCH = "logins don't match"
+_NOT_FOUND = "ResourceNotFoundException"
+_RETRY_AFTER = "5"
+_LOGGED_MAX = 64
+
+
+# Cache ------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class CredentialCache(Protocol):
+    """Where credentials are kept between requests, keyed by an opaque string built from the
+    identity id, the role and whether the identity is signed in.
+
+    Implementations must keep credentials server-side only and may drop entries at any time.
+    """
+
+    async def get(self, key: str) -> AWSCredentials | None:
+        """The credentials stored under ``key``, or ``None`` (absent or already expired)."""
+        ...
+
+    async def set(self, key: str, credentials: AWSCredentials) -> None:
+        """Store ``credentials`` under ``key`` (until they expire, at most)."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        ...
+
+
+class MemoryCredentialCache:
+    """A bounded in-process :class:`CredentialCache` (least recently used entries go first).
+
+        cache = MemoryCredentialCache(max_entries=50_000)
+        service = CredentialService(config, http, cache=cache)
+    """
+
+    def __init__(
+        self, max_entries: int = 10_000, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, AWSCredentials] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> AWSCredentials | None:
+        creds = self._entries.get(key)
+        if creds is None:
+            return None
+        if creds.expiration <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return creds
+
+    async def set(self, key: str, credentials: AWSCredentials) -> None:
+        self._entries[key] = credentials
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+def _cache_key(identity_id: str, role_arn: str | None, *, authenticated: bool) -> str:
+    # A guest identity that gets linked may keep its id; the flag keeps its unauthenticated
+    # credentials from ever being served to the signed-in user (or the other way round).
+    return f"{'auth' if authenticated else 'guest'}|{identity_id}|{role_arn or ''}"
+
+
+# Single flight ----------------------------------------------------------------------------
+
+
+async def _single_flight(
+    flights: dict[str, asyncio.Task[T]],
+    key: str,
+    factory: Callable[[], Coroutine[Any, Any, T]],
+) -> T:
+    task = flights.get(key)
+    if task is None:
+        task = asyncio.create_task(factory())
+        flights[key] = task
+        task.add_done_callback(functools.partial(_flight_done, flights, key))
+    # Shielded: a request that goes away must not cancel the call the others are waiting for.
+    return await asyncio.shield(task)
+
+
+def _flight_done(flights: dict[str, asyncio.Task[T]], key: str, task: asyncio.Task[T]) -> None:
+    if flights.get(key) is task:
+        del flights[key]
+    if not task.cancelled():
+        task.exception()  # retrieved, so a flight whose waiters all left is not reported
+
+
+# The service ------------------------------------------------------------------------------
+
+
+class CredentialService:
+    """Resolves the request's identity and returns credentials for it; one per middleware.
+
+    Constructing it does no I/O. The middleware publishes it as
+    ``RequestState.services.credentials``; handlers use :func:`get_aws_credentials`::
+
+        service = CredentialService(config, http)
+        creds = await service.get(state, role_arn="arn:aws:iam::111122223333:role/editor")
+    """
+
+    def __init__(
+        self,
+        config: CognitoConfig,
+        http: httpx.AsyncClient,
+        *,
+        cache: CredentialCache | None = None,
+        clock: Callable[[], float] = time.time,
+        client: IdentityPoolClient | None = None,
+        advisory_refresh: float = 15 * 60,
+        mandatory_refresh: float = 5 * 60,
+    ) -> None:
+        if not 0 <= mandatory_refresh <= advisory_refresh:
+            raise ValueError("need 0 <= mandatory_refresh <= advisory_refresh")
+        self._config = config
+        self._client = client or IdentityPoolClient(config, http, clock=clock)
+        self._cache: CredentialCache = cache or MemoryCredentialCache(clock=clock)
+        self._clock = clock
+        self._advisory = advisory_refresh
+        self._mandatory = mandatory_refresh
+        self._secure = config.cookies_secure
+        self.guest_cookie_name = f"__Host-{GUEST_COOKIE}" if self._secure else GUEST_COOKIE
+        self._guests = _guest_serializer(config, self._client.identity_pool_id, clock)
+        self._credential_flights: dict[str, asyncio.Task[AWSCredentials]] = {}
+        self._id_flights: dict[str, asyncio.Task[str]] = {}
+        self._new_guests: weakref.WeakKeyDictionary[RequestState, str] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._logged: set[tuple[str, str]] = set()
+
+    @property
+    def cache(self) -> CredentialCache:
+        return self._cache
+
+    async def get(self, state: RequestState, role_arn: str | None = None) -> AWSCredentials:
+        """Credentials for the request's user (or guest), for ``role_arn`` when given.
+
+        Raises :class:`RoleNotAllowedError` (without calling AWS) when ``role_arn`` is not among
+        the user's ``cognito:roles`` or the visitor is a guest,
+        :class:`IdentityPoolConfigurationError` when the pool refuses by configuration,
+        :class:`IdentityPoolThrottledError` when it stays throttled or unreachable, and
+        :class:`IdentityPoolAuthError` when the user's sign-in is no longer accepted.
+        """
+        user = state.user
+        if role_arn is not None and (not user.is_authenticated or role_arn not in user.roles):
+            logger.info("refused AWS credentials for a role the user does not hold")
+            raise RoleNotAllowedError(role_arn)
+        try:
+            if user.is_authenticated:
+                return await self._for_user(state, role_arn)
+            return await self._for_guest(state)
+        except IdentityPoolConfigurationError as exc:
+            self._log_configuration_error(exc)
+            raise
+
+    # Signed-in users ----------------------------------------------------------------------
+
+    async def _for_user(self, state: RequestState, role_arn: str | None) -> AWSCredentials:
+        session = state.session
+        if session is None:
+            raise IdentityPoolAuthError(
+                "MissingIdToken",
+                "AWS credentials need a signed-in session: the identity pool takes an ID token, "
+                "not a Bearer access token",
+            )
+        guest = self._read_guest(state)
+        identity_id = session.identity_id
+        if identity_id is None and guest is not None:
+            linked = await self._link(state, guest[0], role_arn)
+            if linked is not None:
+                return linked
+        if guest is not None:
+            self._expire_guest_cookie(state)
+        if identity_id is None:
+            identity_id = await self._identity_for_login(state)
+        key = _cache_key(identity_id, role_arn, authenticated=True)
+        requested = identity_id
+        creds = await self._obtain(
+            key,
+            lambda: self._fetch_for_user(state, requested, role_arn),
+            role_arn=role_arn,
+            authenticated=True,
+        )
+        self._keep_identity(state, creds.identity_id)
+        return creds
+
+    async def _link(
+        self, state: RequestState, guest_id: str, role_arn: str | None
+    ) -> AWSCredentials | None:
+        async def link() -> AWSCredentials:
+            creds = await self._with_fresh_token(
+                state,
+                lambda logins: self._client.get_credentials_for_identity(
+                    guest_id, logins, role_arn
+                ),
+            )
+            key = _cache_key(creds.identity_id, role_arn, authenticated=True)
+            await self._cache.set(key, creds)
+            return creds
+
+        try:
+            creds = await _single_flight(
+                self._credential_flights, f"link|{guest_id}|{role_arn or ''}", link
+            )
+        except IdentityPoolAuthError as exc:
+            if _LOGINS_MISMATCH not in exc.message.lower():
+                raise
+            logger.info("guest identity belongs to another login; using the user's own")
+            return None
+        except IdentityPoolError as exc:
+            if exc.error_type != _NOT_FOUND:
+                raise
+            logger.info("guest identity no longer exists; using the user's own")
+            return None
+        self._keep_identity(state, creds.identity_id)
+        self._expire_guest_cookie(state)
+        return creds
+
+    async def _identity_for_login(self, state: RequestState) -> str:
+        sub = str(state.user.sub or "")
+        identity_id = await _single_flight(
+            self._id_flights,
+            f"id|{sub}",
+            lambda: self._with_fresh_token(state, self._client.get_id),
+        )
+        self._keep_identity(state, identity_id)
+        return identity_id
+
+    async def _fetch_for_user(
+        self, state: RequestState, identity_id: str, role_arn: str | None
+    ) -> AWSCredentials:
+        try:
+            return await self._with_fresh_token(
+                state,
+                lambda logins: self._client.get_credentials_for_identity(
+                    identity_id, logins, role_arn
+                ),
+            )
+        except IdentityPoolError as exc:
+            if exc.error_type != _NOT_FOUND:
+                raise
+        logger.info("the session's identity no longer exists; asking for a new one")
+        fresh_id = await self._with_fresh_token(state, self._client.get_id)
+        return await self._with_fresh_token(
+            state,
+            lambda logins: self._client.get_credentials_for_identity(fresh_id, logins, role_arn),
+        )
+
+    async def _with_fresh_token(
+        self, state: RequestState, call: Callable[[Mapping[str, str]], Awaitable[T]]
+    ) -> T:
+        try:
+            return await call(self._logins(state))
+        except IdentityPoolAuthError as exc:
+            if _LOGINS_MISMATCH in exc.message.lower():
+                raise
+            if not await state.refresh_tokens():
+                raise
+            logger.info("the identity pool refused the ID token; retrying with refreshed tokens")
+        return await call(self._logins(state))
+
+    def _logins(self, state: RequestState) -> dict[str, str]:
+        if state.session is None:
+            raise IdentityPoolAuthError("MissingIdToken", "the session has ended")
+        return {self._config.login_provider_key: state.session.id_token}
+
+    @staticmethod
+    def _keep_identity(state: RequestState, identity_id: str) -> None:
+        if state.session is not None and state.session.identity_id != identity_id:
+            state.update_session(identity_id=identity_id)
+
+    # Guests -------------------------------------------------------------------------------
+
+    async def _for_guest(self, state: RequestState) -> AWSCredentials:
+        guest = self._read_guest(state)
+        pending = self._new_guests.get(state)
+        if pending is not None:
+            identity_id, fresh = pending, True
+        elif guest is not None:
+            identity_id, fresh = guest[0], False
+            if self._clock() - guest[1] > _GUEST_RENEW_AFTER:
+                self._set_guest_cookie(state, identity_id)
+        else:
+            identity_id, fresh = await self._new_guest(state), True
+        try:
+            return await self._guest_credentials(identity_id)
+        except IdentityPoolError as exc:
+            gone = isinstance(exc, IdentityPoolAuthError) or exc.error_type == _NOT_FOUND
+            if fresh or not gone:
+                raise
+        # The identity was linked to a signed-in user (or deleted): this visitor needs a new one.
+        logger.info("guest identity no longer usable as a guest; creating a new one")
+        return await self._guest_credentials(await self._new_guest(state))
+
+    async def _guest_credentials(self, identity_id: str) -> AWSCredentials:
+        return await self._obtain(
+            _cache_key(identity_id, None, authenticated=False),
+            lambda: self._client.get_credentials_for_identity(identity_id),
+            role_arn=None,
+            authenticated=False,
+        )
+
+    async def _new_guest(self, state: RequestState) -> str:
+        identity_id = await _single_flight(
+            self._id_flights, f"guest|{id(state)}", lambda: self._client.get_id(None)
+        )
+        self._new_guests[state] = identity_id
+        self._set_guest_cookie(state, identity_id)
+        return identity_id
+
+    def _read_guest(self, state: RequestState) -> tuple[str, float] | None:
+        raw = state.cookies.get(self.guest_cookie_name)
+        if not raw:
+            return None
+        try:
+            value, signed_at = self._guests.loads(
+                raw, max_age=_GUEST_MAX_AGE, return_timestamp=True
+            )
+        except BadSignature:
+            return None
+        if not isinstance(value, str) or not value:
+            return None
+        return value, signed_at.timestamp()
+
+    def _set_guest_cookie(self, state: RequestState, identity_id: str) -> None:
+        value = self._guests.dumps(identity_id)
+        state.set_cookies.append(
+            set_cookie(self.guest_cookie_name, value, secure=self._secure, max_age=_GUEST_MAX_AGE)
+        )
+
+    def _expire_guest_cookie(self, state: RequestState) -> None:
+        expired = expire_cookie(self.guest_cookie_name, secure=self._secure)
+        if expired not in state.set_cookies:
+            state.set_cookies.append(expired)
+
+    # Cache and refresh windows ------------------------------------------------------------
+
+    async def _obtain(
+        self,
+        key: str,
+        fetch: Callable[[], Coroutine[Any, Any, AWSCredentials]],
+        *,
+        role_arn: str | None,
+        authenticated: bool,
+    ) -> AWSCredentials:
+        cached = await self._cache.get(key)
+        if cached is not None:
+            left = cached.expiration - self._clock()
+            if left > self._advisory:
+                return cached
+            if left > self._mandatory:
+                if key in self._credential_flights:
+                    return cached
+                try:
+                    return await self._refresh(key, fetch, role_arn, authenticated)
+                except (IdentityPoolError, CognitoUnavailableError) as exc:
+                    logger.warning(
+                        "advisory refresh of AWS credentials failed (%s); the current ones "
+                        "stay in use for %.0f more seconds",
+                        type(exc).__name__,
+                        left,
+                    )
+                    return cached
+        return await self._refresh(key, fetch, role_arn, authenticated)
+
+    async def _refresh(
+        self,
+        key: str,
+        fetch: Callable[[], Coroutine[Any, Any, AWSCredentials]],
+        role_arn: str | None,
+        authenticated: bool,
+    ) -> AWSCredentials:
+        async def refresh() -> AWSCredentials:
+            creds = await fetch()
+            await self._cache.set(key, creds)
+            moved = _cache_key(creds.identity_id, role_arn, authenticated=authenticated)
+            if moved != key:
+                await self._cache.set(moved, creds)
+            return creds
+
+        return await _single_flight(self._credential_flights, key, refresh)
+
+    def _log_configuration_error(self, exc: IdentityPoolConfigurationError) -> None:
+        marker = (exc.error_type, exc.message)
+        if marker in self._logged:
+            return
+        if len(self._logged) < _LOGGED_MAX:
+            self._logged.add(marker)
+        logger.error(
+            "the identity pool refuses AWS credentials by configuration: %s: %s",
+            exc.error_type,
+            exc.message,
+        )
+
+
+def _guest_serializer(
+    config: CognitoConfig, pool_id: str, clock: Callable[[], float]
+) -> URLSafeTimedSerializer:
+    class _Signer(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    # itsdangerous signs with the last key and verifies with all; the config's first secret
+    # is the current one.
+    keys = [secret.get() for secret in reversed(config.session_secrets)]
+    return URLSafeTimedSerializer(
+        keys, salt=f"cognito-middleware.guest-identity:{pool_id}", signer=_Signer
+    )
+
+
+# Public helpers ---------------------------------------------------------------------------
+
+
+async def get_aws_credentials(
+    conn: HTTPConnection, role_arn: str | None = None
+) -> AWSCredentials:
+    """Temporary AWS credentials for this request's user, or for the guest.
+
+        async def photos(request):
+            creds = await get_aws_credentials(request)
+            s3 = boto3_session(creds).client("s3")
+            ...
+
+    ``role_arn`` asks for one of the user's ``cognito:roles``; otherwise Cognito's role
+    resolution applies (``cognito:preferred_role``, then the pool's default). Errors are
+    ``IdentityPoolError``\\s: turn them into answers with :func:`credentials_error_response` or
+    :data:`CREDENTIALS_EXCEPTION_HANDLERS`.
+    """
+    state = get_state(conn)
+    service = state.services.credentials
+    if service is None:
+        raise IdentityPoolConfigurationError(
+            "IdentityPoolNotConfigured",
+            "no identity pool is configured: set COGNITO_IDENTITY_POOL_ID "
+            "(CognitoConfig.identity_pool_id)",
+        )
+    return cast(AWSCredentials, await service.get(state, role_arn))
+
+
+def boto3_session(credentials: AWSCredentials, region: str | None = None) -> Boto3Session:
+    """A ``boto3.Session`` using ``credentials`` (needs the ``[boto3]`` extra).
+
+        s3 = boto3_session(await get_aws_credentials(request)).client("s3")
+
+    ``region`` defaults to the identity pool's region.
+    """
+    try:
+        import boto3
+    except ImportError as exc:
+        raise ImportError(
+            "boto3_session() needs boto3: pip install 'cognito-middleware[boto3]'"
+        ) from exc
+    return boto3.Session(
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.session_token,
+        region_name=region or credentials.identity_id.split(":", 1)[0],
+    )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    error: str
+    message: str
+    detail: str | None = None
+    retry_after: bool = False
+
+
+def _answer(exc: Exception) -> _Answer:
+    if isinstance(exc, RoleNotAllowedError):
+        return _Answer(403, "role_not_allowed", "You do not hold the IAM role this page needs.")
+    if isinstance(exc, IdentityPoolAuthError):
+        if exc.error_type == "MissingIdToken":
+            return _Answer(403, "id_token_required", exc.message)
+        return _Answer(401, "login_required", "Your sign-in has expired. Please sign in again.")
+    if isinstance(exc, IdentityPoolConfigurationError):
+        return _Answer(
+            503,
+            "identity_pool_misconfigured",
+            "AWS credentials cannot be issued: the identity pool refuses by configuration.",
+            f"{exc.error_type}: {exc.message}",
+        )
+    if isinstance(exc, IdentityPoolThrottledError | CognitoUnavailableError):
+        return _Answer(
+            503,
+            "aws_credentials_unavailable",
+            "AWS credentials are temporarily unavailable. Please try again in a moment.",
+            retry_after=True,
+        )
+    if isinstance(exc, IdentityPoolError):
+        return _Answer(
+            503, "identity_pool_error", "The identity pool refused the request.", exc.error_type
+        )
+    raise TypeError(f"not a credentials error: {type(exc).__name__}") from exc
+
+
+def credentials_error_response(scope: Scope, exc: Exception) -> Response:
+    """The answer to a credentials error: a page for browsers, JSON for APIs.
+
+        try:
+            creds = await get_aws_credentials(request)
+        except IdentityPoolError as exc:
+            return credentials_error_response(request.scope, exc)
+
+    ``RoleNotAllowedError`` is a 403, an expired sign-in a 401, throttling, outages and pool
+    misconfiguration a 503 whose text names the cause. Secrets and tokens never appear.
+    """
+    answer = _answer(exc)
+    headers = {"Retry-After": _RETRY_AFTER} if answer.retry_after else None
+    link = None
+    if answer.status == 401:
+        link = (_login_url(scope), "Sign in")
+    return error_response(
+        scope, answer.status, answer.error, answer.message,
+        detail=answer.detail, link=link, headers=headers,
+    )
+
+
+async def _credentials_exception_handler(request: Request, exc: Exception) -> Response:
+    return credentials_error_response(request.scope, exc)
+
+
+CREDENTIALS_EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]
+CREDENTIALS_EXCEPTION_HANDLERS = {
+    IdentityPoolError: _credentials_exception_handler,
+    CognitoUnavailableError: _credentials_exception_handler,
+}
+"""Starlette/FastAPI exception handlers for credentials errors::
+
+    app = Starlette(routes=..., exception_handlers=CREDENTIALS_EXCEPTION_HANDLERS)
+"""
+
+
+def _login_url(scope: Scope) -> str:
+    state = scope.get("cognito")
+    prefix = state.config.auth_prefix if isinstance(state, RequestState) else "/auth"
+    target = scope.get("path", "/")
+    query = scope.get("query_string", b"")
+    if query:
+        target += "?" + query.decode("latin-1")
+    return f"{prefix}/login?next={quote(target, safe='')}"
+
+
+def _sign_in_required(scope: Scope) -> Response:
+    if is_browser_navigation(scope):
+        return RedirectResponse(_login_url(scope), status_code=303)
+    return error_response(
+        scope, 401, "login_required", "Sign in to use this page.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def requires_role(role_arn: str) -> Callable[[F], F]:
+    """Protect an async endpoint that needs the IAM role ``role_arn``.
+
+        @requires_role("arn:aws:iam::111122223333:role/editor")
+        async def edit(request):
+            creds = await get_aws_credentials(request, role_arn=EDITOR)
+            ...
+
+    Guests get a 303 to the sign-in page (browser navigation) or a 401; signed-in users
+    without the role in ``cognito:roles`` a 403. Credentials errors raised by the endpoint are
+    answered as :func:`credentials_error_response` does. The endpoint needs a ``request`` (or
+    ``websocket``) parameter; it works for Starlette routes and FastAPI path operations.
+    """
+
+    def decorator(func: F) -> F:
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError("requires_role() protects async endpoints")
+        params = list(inspect.signature(func).parameters)
+        name = next((p for p in ("request", "websocket") if p in params), None)
+        if name is None:
+            raise TypeError(f'no "request" or "websocket" parameter in {func.__qualname__}()')
+        index = params.index(name)
+
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            conn = kwargs[name] if name in kwargs else args[index]
+            user = get_state(conn).user
+            if not user.is_authenticated:
+                return _sign_in_required(conn.scope)
+            if role_arn not in user.roles:
+                logger.info("refused a route that needs an IAM role the user does not hold")
+                return credentials_error_response(conn.scope, RoleNotAllowedError(role_arn))
+            try:
+                return await func(*args, **kwargs)
+            except (IdentityPoolError, CognitoUnavailableError) as exc:
+                return credentials_error_response(conn.scope, exc)
+
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def aws_credentials_dependency(
+    role_arn: str | None = None,
+) -> Callable[[Request], Awaitable[AWSCredentials]]:
+    """A dependency returning the request's AWS credentials (FastAPI ``Depends``).
+
+        @app.get("/photos")
+        async def photos(creds: AWSCredentials = Depends(aws_credentials_dependency())):
+            ...
+
+    With ``role_arn`` it also guards the route: guests get a 303 to sign-in (browser
+    navigation) or 401, users without the role a 403. Failures become ``HTTPException``\\s
+    (503 for throttling, outages and pool misconfiguration) carrying a clear message.
+    """
+
+    async def dependency(request: Request) -> AWSCredentials:
+        if role_arn is not None and not get_state(request).user.is_authenticated:
+            if is_browser_navigation(request.scope):
+                raise HTTPException(303, headers={"Location": _login_url(request.scope)})
+            raise HTTPException(
+                401, "Sign in to use this page.", headers={"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            return await get_aws_credentials(request, role_arn)
+        except (IdentityPoolError, CognitoUnavailableError) as exc:
+            answer = _answer(exc)
+            message = f"{answer.message} ({answer.detail})" if answer.detail else answer.message
+            headers = {"Retry-After": _RETRY_AFTER} if answer.retry_after else None
+            raise HTTPException(answer.status, message, headers=headers) from None
+
+    return dependency
