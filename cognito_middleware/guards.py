@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response
@@ -195,8 +195,9 @@ class PathRules:
     matching prefix decides. ``public_paths`` are prefixes too, except ``/``, which makes only
     the home page public (so that listing it never opens the whole site). Paths not covered by
     any rule are open, or need a sign-in when ``default_deny`` is set. The auth prefix is always
-    public. Paths with ``//``, ``.`` or ``..`` segments must pass both as sent and normalized,
-    so that no proxy or router interpretation of them reaches a guarded route::
+    public. Paths with ``//``, ``.`` or ``..`` segments or leftover ``%`` escapes must pass both
+    as sent and normalized (and decoded once more), so that no proxy or router reading of them
+    reaches a guarded route::
 
         rules = PathRules.from_config(config)
         decision = rules.evaluate(scope["path"], scope["user"])
@@ -276,12 +277,20 @@ class PathRules:
     def evaluate(self, path: str, user: _AnyUser) -> Decision:
         """Decide whether ``user`` may see ``path`` (the decoded ``scope["path"]``)."""
         requirement = self._lookup(path)
-        if "//" in path or "/." in path:
-            normalized = self._lookup(_normalize(path))
-            if normalized is not requirement:
-                decision = requirement.check(user)
-                return normalized.check(user) if decision.allowed else decision
-        return requirement.check(user)
+        decision = requirement.check(user)
+        if decision.allowed and ("//" in path or "/." in path or "%" in path):
+            readings = {_normalize(path)}
+            if "%" in path:
+                # Percent signs left after the server's decoding: a second decoding somewhere
+                # behind the middleware must not reach a guarded route either.
+                readings.add(_normalize(unquote(path)))
+            for reading in readings:
+                other = self._lookup(reading)
+                if other is not requirement:
+                    decision = other.check(user)
+                    if not decision.allowed:
+                        return decision
+        return decision
 
 
 # Outcomes ------------------------------------------------------------------------------------
