@@ -41,6 +41,9 @@ MAX_CHUNKS = 5
 
 _COUNTS = {str(n): n for n in range(1, MAX_CHUNKS + 1)}
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_UNUSED_BITS = {0: 1, 2: 16, 3: 4}
+"""Unpadded base64url of n bytes ends in a character whose low bits are zero; the divisor."""
 _NONCE_AND_TAG = 12 + 16
 
 
@@ -120,7 +123,12 @@ class CookieSessionStore:
 
     def _open(self, values: tuple[str, ...]) -> SessionData | None:
         text = values[0].partition(".")[2] + "".join(values[1:])
+        # Only the exact text that was issued opens: no alternative spellings of the same
+        # bytes (non-zero unused bits in the last character), so any altered byte fails.
         if not _B64URL.fullmatch(text):
+            return None
+        divisor = _UNUSED_BITS.get(len(text) % 4)
+        if divisor is None or _ALPHABET.index(text[-1]) % divisor:
             return None
         plain = self._sealer.open(text, self._associated(len(values)))
         if plain is None:
