@@ -1,0 +1,52 @@
+"""A local, offline AWS Cognito for development, demos and tests.
+
+::
+
+    from cognito_middleware.local import LocalCognito, demo_seed
+
+    cognito = LocalCognito(demo_seed(app_url="http://127.0.0.1:8000"))
+    with cognito.serve() as base_url:
+        env = cognito.env(app_url="http://127.0.0.1:8000")
+
+Command line: ``python -m cognito_middleware.local [--host H] [--port P] [--seed FILE]``.
+"""
+
+from __future__ import annotations
+
+from .app import LocalCognito
+from .faults import Faults
+from .identity import IssuedCredentials
+from .pool import User
+from .seed import (
+    ClientSeed,
+    GroupSeed,
+    IdentityPoolSeed,
+    IdpUserSeed,
+    ProviderSeed,
+    ResourceServerSeed,
+    RoleMappingRule,
+    RoleMappingSeed,
+    Seed,
+    SeedError,
+    UserSeed,
+    demo_seed,
+)
+
+__all__ = [
+    "ClientSeed",
+    "Faults",
+    "GroupSeed",
+    "IdentityPoolSeed",
+    "IdpUserSeed",
+    "IssuedCredentials",
+    "LocalCognito",
+    "ProviderSeed",
+    "ResourceServerSeed",
+    "RoleMappingRule",
+    "RoleMappingSeed",
+    "Seed",
+    "SeedError",
+    "User",
+    "UserSeed",
+    "demo_seed",
+]

@@ -1,0 +1,287 @@
+"""``LocalCognito``: the emulator object, its ASGI app and its Python API."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .faults import Faults
+from .federation import Federation
+from .hosted_ui import HostedUI
+from .identity import TARGET_PREFIX, IdentityPool, IssuedCredentials, identity_error
+from .oauth import OAuthEndpoints, json_response
+from .pool import User, UserPool
+from .seed import GroupSeed, Seed, UserSeed, demo_seed
+
+__all__ = ["LocalCognito"]
+
+
+class _CallsAndFaults:
+    """Counts every call and applies injected latency, throttling and errors (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, cognito: LocalCognito) -> None:
+        self.app = app
+        self.cognito = cognito
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        operation = None
+        if path == "/" and scope["method"] == "POST":
+            for name, value in scope["headers"]:
+                if name == b"x-amz-target":
+                    target = value.decode("latin-1")
+                    if target.startswith(TARGET_PREFIX):
+                        operation = target[len(TARGET_PREFIX):]
+        targets = (path, "*") if operation is None else (path, operation, "*")
+        self.cognito._count(path, operation)
+        faults = self.cognito.faults
+        delay = faults.delay_for(targets)
+        if delay:
+            await asyncio.sleep(delay)
+        fault = faults.fault_for(targets)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        response: Response
+        if operation is not None:
+            if fault.kind == "throttle":
+                response = identity_error("TooManyRequestsException", "Rate exceeded")
+            else:
+                response = identity_error("InternalErrorException", "An internal error "
+                                          "occurred.", fault.status)
+        elif fault.kind == "throttle":
+            response = json_response({"error": "too_many_requests",
+                                      "error_description": "Rate exceeded"}, 429)
+        else:
+            response = json_response({"error": "server_error"}, fault.status)
+        await response(scope, receive, send)
+
+
+class LocalCognito:
+    """A local, offline AWS Cognito: user pool (hosted UI, OAuth2, OIDC discovery, JWKS),
+    simulated federated IdPs and the identity pool, all served by one ASGI app.
+
+    In process (no network)::
+
+        cognito = LocalCognito(demo_seed())
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=cognito.app),
+                                     base_url=cognito.base_url) as client:
+            ...
+
+    As a real server on a free port::
+
+        with cognito.serve() as base_url:
+            config = CognitoConfig.from_env(cognito.env(app_url="http://127.0.0.1:8000"))
+    """
+
+    def __init__(self, seed: Seed | None = None, *, base_url: str = "http://127.0.0.1:9229",
+                 clock: Callable[[], float] | None = None) -> None:
+        self.seed = copy.deepcopy(seed) if seed is not None else demo_seed()
+        self.base_url = base_url.rstrip("/")
+        self._clock = clock or time.time
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()
+        """Calls per request path and per identity-pool operation name."""
+        self._calls_lock = threading.Lock()
+        self.pool = UserPool(self.seed, clock=self.now, issuer=lambda: self.issuer)
+        self.identity = IdentityPool(self, self.seed.identity_pool)
+        self.federation = Federation(self)
+        self.oauth = OAuthEndpoints(self)
+        routes = [*self.oauth.routes(), *HostedUI(self).routes(), *self.federation.routes(),
+                  *self.identity.routes()]
+        self.app: ASGIApp = _CallsAndFaults(Starlette(routes=routes), self)
+        """The ASGI app serving every endpoint."""
+
+    # Identity of the emulated services ---------------------------------------------------
+
+    def now(self) -> float:
+        """The emulator's clock (with the injected offset)."""
+        return self._clock() + self.faults.offset
+
+    @property
+    def pool_id(self) -> str:
+        return self.pool.pool_id
+
+    @property
+    def region(self) -> str:
+        return self.seed.region
+
+    @property
+    def issuer(self) -> str:
+        """``iss`` of the tokens: ``<base_url>/<pool_id>``."""
+        return f"{self.base_url}/{self.pool_id}"
+
+    @property
+    def login_provider_key(self) -> str:
+        """The identity pool ``Logins`` key of the user pool: the issuer without its scheme."""
+        return self.issuer.split("://", 1)[1]
+
+    @property
+    def domain(self) -> str:
+        """The hosted UI domain (the base URL)."""
+        return self.base_url
+
+    @property
+    def identity_pool_id(self) -> str | None:
+        pool = self.seed.identity_pool
+        return pool.identity_pool_id if pool else None
+
+    @property
+    def client_id(self) -> str:
+        """The first app client of the seed (the demo web client)."""
+        return self.seed.clients[0].client_id
+
+    def client_secret(self, client_id: str | None = None) -> str | None:
+        """The secret of an app client (default: :attr:`client_id`)."""
+        return self.pool.clients[client_id or self.client_id].client_secret
+
+    # Running -----------------------------------------------------------------------------
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Run the emulator with uvicorn in a background thread; yields the base URL.
+
+        ``port=0`` picks a free port; :attr:`base_url` (hence the issuer) follows it.
+        """
+        from .server import background_server
+
+        with background_server(self.app, host, port) as (bound_host, bound_port):
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            self.base_url = f"http://{shown}:{bound_port}"
+            yield self.base_url
+
+    def env(self, app_url: str = "http://127.0.0.1:8000",
+            client_id: str | None = None) -> dict[str, str]:
+        """The ``COGNITO_*`` variables an app at ``app_url`` needs to use this emulator.
+
+        The callback ``<app_url>/auth/callback`` must be registered on the client (the demo
+        seed does it for its ``app_url``; else call :meth:`register_callback`).
+        """
+        app_url = app_url.rstrip("/")
+        client = self.pool.clients[client_id or self.client_id]
+        env = {
+            "COGNITO_USER_POOL_ID": self.pool_id,
+            "COGNITO_CLIENT_ID": client.client_id,
+            "COGNITO_DOMAIN": self.domain,
+            "COGNITO_ISSUER": self.issuer,
+            "COGNITO_REDIRECT_URI": f"{app_url}/auth/callback",
+            "COGNITO_LOGOUT_URI": f"{app_url}/",
+        }
+        if client.client_secret:
+            env["COGNITO_CLIENT_SECRET"] = client.client_secret
+        if self.identity_pool_id:
+            env["COGNITO_IDENTITY_POOL_ID"] = self.identity_pool_id
+            env["COGNITO_IDENTITY_ENDPOINT"] = f"{self.base_url}/"
+        federated = [p for p in client.identity_providers if p != "COGNITO"]
+        if federated:
+            env["COGNITO_ALLOWED_PROVIDERS"] = ",".join(federated)
+        idp_initiated = [p for p in federated if self.pool.providers[p].idp_initiated]
+        if idp_initiated and "COGNITO" not in client.identity_providers:
+            env["COGNITO_IDP_INITIATED_PROVIDERS"] = ",".join(idp_initiated)
+        env["COGNITO_SESSION_SECRET"] = secrets.token_urlsafe(48)
+        return env
+
+    # Directory ---------------------------------------------------------------------------
+
+    def add_user(self, username: str, password: str, *, email: str | None = None,
+                 groups: Iterable[str] = (), attributes: dict[str, str] | None = None,
+                 email_verified: bool = True, enabled: bool = True) -> User:
+        """Add (or replace) a user of the pool's directory."""
+        return self.pool.add_user(UserSeed(
+            username=username, password=password, email=email, groups=list(groups),
+            attributes=dict(attributes or {}), email_verified=email_verified, enabled=enabled))
+
+    def add_group(self, name: str, precedence: int | None = None,
+                  role_arn: str | None = None) -> None:
+        """Add (or replace) a group."""
+        self.pool.add_group(GroupSeed(name=name, precedence=precedence, role_arn=role_arn))
+
+    def user(self, username: str) -> User | None:
+        """A user by name (case-insensitive), federated users included."""
+        return self.pool.user(username)
+
+    def register_callback(self, client_id: str, callback_url: str,
+                          logout_url: str | None = None) -> None:
+        """Register a callback (and sign-out) URL on an app client, e.g. an app on a random
+        port."""
+        client = self.pool.clients[client_id]
+        if callback_url not in client.callback_urls:
+            client.callback_urls.append(callback_url)
+        if logout_url is not None and logout_url not in client.logout_urls:
+            client.logout_urls.append(logout_url)
+
+    # Tokens ------------------------------------------------------------------------------
+
+    def mint_tokens(self, username: str, *, client_id: str | None = None,
+                    scopes: Iterable[str] | None = None,
+                    nonce: str | None = None) -> dict[str, Any]:
+        """Tokens for ``username`` as the token endpoint would issue them after a sign-in:
+        ``id_token`` (when ``openid`` is among the scopes), ``access_token``,
+        ``refresh_token``, ``expires_in``, ``token_type``."""
+        user = self.pool.user(username)
+        if user is None:
+            raise KeyError(f"no user {username!r}")
+        client = self.pool.clients[client_id or self.client_id]
+        granted = self.pool.grant_scopes(client, None if scopes is None else " ".join(scopes))
+        return self.pool.issue(client=client, user=user, scopes=granted, nonce=nonce)
+
+    def rotate_keys(self, keep_old: bool = True) -> None:
+        """Sign with new keys (new ``kid`` values); the old ones stay in the JWKS until the next
+        rotation when ``keep_old``, else they are withdrawn now."""
+        self.pool.keys.rotate(keep_old=keep_old)
+
+    def jwks(self) -> dict[str, Any]:
+        """The published JWKS."""
+        return self.pool.keys.jwks()
+
+    def is_revoked(self, refresh_token: str) -> bool:
+        """Whether a refresh token was revoked (directly or through its family)."""
+        record = self.pool.refresh_tokens.get(refresh_token)
+        return record is not None and (record.revoked
+                                       or record.origin_jti in self.pool.revoked_origins)
+
+    @property
+    def revoked(self) -> frozenset[str]:
+        """Refresh tokens revoked so far."""
+        return frozenset(t for t in self.pool.refresh_tokens if self.is_revoked(t))
+
+    @property
+    def hosted_sessions(self) -> int:
+        """Live hosted-UI sessions."""
+        return self.pool.live_sessions()
+
+    # Identity pool -----------------------------------------------------------------------
+
+    @property
+    def credentials_issued(self) -> list[IssuedCredentials]:
+        """Every set of AWS credentials handed out, in order."""
+        return list(self.identity.issued)
+
+    def identity_of(self, username: str) -> str | None:
+        """The identity id linked to a user, if any."""
+        user = self.pool.user(username)
+        if user is None:
+            return None
+        return self.identity.by_login.get((self.login_provider_key, user.sub))
+
+    # Internals ---------------------------------------------------------------------------
+
+    def _count(self, path: str, operation: str | None) -> None:
+        with self._calls_lock:
+            self.calls[path] += 1
+            if operation:
+                self.calls[operation] += 1

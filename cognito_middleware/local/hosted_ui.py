@@ -1,0 +1,105 @@
+"""The hosted UI: ``/login`` (sign-in form), ``/logout`` and ``/error``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .oauth import (
+    SESSION_COOKIE,
+    AuthorizeRequest,
+    complete_sign_in,
+    error_page_redirect,
+    error_page_route,
+    parse_authorize,
+)
+from .pages import login_page
+
+if TYPE_CHECKING:
+    from .app import LocalCognito
+
+__all__ = ["HostedUI"]
+
+_WRONG = "Incorrect username or password."
+
+
+class HostedUI:
+    def __init__(self, cognito: LocalCognito) -> None:
+        self.cognito = cognito
+        self.pool = cognito.pool
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/login", self.login, methods=["GET", "POST"]),
+            Route("/logout", self.logout, methods=["GET"]),
+            Route("/error", error_page_route, methods=["GET"]),
+        ]
+
+    def _form(self, request: Request, req: AuthorizeRequest, *, error: str | None = None,
+              username: str = "") -> Response:
+        providers = []
+        for name in req.client.identity_providers:
+            provider = self.pool.providers.get(name)
+            if provider is None:
+                continue
+            query = {k: v for k, v in req.params.items() if k not in ("prompt",)}
+            query["identity_provider"] = name
+            providers.append((f"Sign in with {provider.display_name or name}",
+                              f"/oauth2/authorize?{urlencode(query)}"))
+        return login_page(
+            title="Signin", heading="Sign in with your username and password",
+            action=f"/login?{request.url.query}", error=error,
+            show_form="COGNITO" in req.client.identity_providers, providers=providers,
+            username=username, note="Local Cognito (emulator)",
+        )
+
+    async def login(self, request: Request) -> Response:
+        req = parse_authorize(self.cognito, dict(request.query_params))
+        if isinstance(req, Response):
+            return req
+        if request.method == "GET":
+            session = self.pool.session(request.cookies.get(SESSION_COOKIE))
+            if session is not None and req.prompt != "login":
+                user = self.pool.user(session.username)
+                assert user is not None
+                return complete_sign_in(self.cognito, req, user, auth_time=session.auth_time)
+            return self._form(request, req)
+        if "COGNITO" not in req.client.identity_providers:
+            return req.error("unauthorized_client")
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        username, password = form.get("username", ""), form.get("password", "")
+        user = self.pool.check_password(username, password)
+        if user is None:
+            return self._form(request, req, error=_WRONG, username=username)
+        if not user.enabled:
+            return self._form(request, req, error="User is disabled.", username=username)
+        session_id = self.pool.new_session(user.username)
+        session = self.pool.sessions[session_id]
+        return complete_sign_in(self.cognito, req, user, auth_time=session.auth_time,
+                                session_id=session_id)
+
+    async def logout(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        client = self.pool.clients.get(params.get("client_id", ""))
+        if client is None:
+            return error_page_redirect("invalid_request", params.get("client_id"))
+        logout_uri = params.get("logout_uri")
+        if logout_uri is not None:
+            if logout_uri not in client.logout_urls:
+                return error_page_redirect("redirect_mismatch", client.client_id)
+            response: Response = RedirectResponse(logout_uri, status_code=302)
+        elif params.get("redirect_uri") and params.get("response_type"):
+            if params["redirect_uri"] not in client.callback_urls:
+                return error_page_redirect("redirect_mismatch", client.client_id)
+            keep = ("client_id", "redirect_uri", "response_type", "scope", "state")
+            query = urlencode([(k, params[k]) for k in keep if k in params])
+            response = RedirectResponse(f"/login?{query}", status_code=302)
+        else:
+            return error_page_redirect("Required parameters missing", client.client_id)
+        self.pool.end_session(request.cookies.get(SESSION_COOKIE))
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response

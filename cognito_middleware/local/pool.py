@@ -1,0 +1,302 @@
+"""The user pool's state: users, groups, clients, codes, refresh tokens, hosted-UI sessions,
+and the issuing of tokens with Cognito's claim sets."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .keys import KeyRing
+from .seed import ClientSeed, GroupSeed, ProviderSeed, Seed, UserSeed
+from .tokens import at_hash, encode_jwt, new_refresh_token
+
+__all__ = ["AuthCode", "Group", "HostedSession", "RefreshRecord", "User", "UserPool"]
+
+CODE_LIFETIME = 300
+HOSTED_SESSION_LIFETIME = 3600
+
+
+@dataclass
+class Group:
+    name: str
+    precedence: int | None = None
+    role_arn: str | None = None
+
+
+@dataclass
+class User:
+    """A user pool user. ``attributes`` holds strings, as Cognito stores them."""
+
+    username: str
+    password: str | None
+    sub: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+    enabled: bool = True
+    identities: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class AuthCode:
+    client_id: str
+    redirect_uri: str
+    username: str
+    scopes: tuple[str, ...]
+    nonce: str | None
+    code_challenge: str | None
+    auth_time: int
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class RefreshRecord:
+    client_id: str
+    username: str
+    scopes: tuple[str, ...]
+    origin_jti: str
+    auth_time: int
+    expires_at: float
+    rotated_at: float | None = None
+    revoked: bool = False
+
+
+@dataclass
+class HostedSession:
+    username: str
+    auth_time: int
+    expires_at: float
+
+
+class UserPool:
+    """Users, app clients and issued artefacts of one user pool. Thread-safe enough for a
+    test thread mutating it while the server thread serves requests (one lock)."""
+
+    def __init__(self, seed: Seed, *, clock: Callable[[], float], issuer: Callable[[], str]):
+        self.pool_id = seed.user_pool_id
+        self.required_attributes = list(seed.required_attributes)
+        self.keys = KeyRing()
+        self._clock = clock
+        self._issuer = issuer
+        self.lock = threading.RLock()
+        self.groups: dict[str, Group] = {}
+        self.users: dict[str, User] = {}
+        self.clients: dict[str, ClientSeed] = {c.client_id: c for c in seed.clients}
+        self.providers: dict[str, ProviderSeed] = {p.name: p for p in seed.providers}
+        self.resource_scopes = {
+            f"{rs.identifier}/{scope}" for rs in seed.resource_servers for scope in rs.scopes
+        }
+        self.codes: dict[str, AuthCode] = {}
+        self.refresh_tokens: dict[str, RefreshRecord] = {}
+        self.revoked_origins: set[str] = set()
+        self.sessions: dict[str, HostedSession] = {}
+        for group in seed.groups:
+            self.add_group(group)
+        for user in seed.users:
+            self.add_user(user)
+
+    def now(self) -> float:
+        return self._clock()
+
+    # Directory ---------------------------------------------------------------------------
+
+    def add_group(self, group: GroupSeed) -> Group:
+        with self.lock:
+            self.groups[group.name] = Group(group.name, group.precedence, group.role_arn)
+            return self.groups[group.name]
+
+    def add_user(self, seed: UserSeed) -> User:
+        attributes = dict(seed.attributes)
+        if seed.email is not None:
+            attributes["email"] = seed.email
+            attributes.setdefault("email_verified", "true" if seed.email_verified else "false")
+        for group in seed.groups:
+            if group not in self.groups:
+                raise ValueError(f"unknown group {group!r}")
+        user = User(username=seed.username, password=seed.password,
+                    sub=seed.sub or str(uuid.uuid4()), attributes=attributes,
+                    groups=list(seed.groups), enabled=seed.enabled)
+        with self.lock:
+            # Pools are case-insensitive for user names (the default for new pools).
+            self.users[seed.username.lower()] = user
+        return user
+
+    def user(self, username: str) -> User | None:
+        return self.users.get(username.lower())
+
+    def user_groups(self, user: User) -> list[Group]:
+        groups = [self.groups[name] for name in user.groups if name in self.groups]
+        # Groups without precedence sort last, as Cognito treats them as the lowest priority.
+        return sorted(groups, key=lambda g: (g.precedence is None, g.precedence or 0))
+
+    def preferred_role(self, groups: Iterable[Group]) -> str | None:
+        with_roles = [g for g in groups if g.role_arn and g.precedence is not None]
+        if not with_roles:
+            roles = [g.role_arn for g in groups if g.role_arn]
+            return roles[0] if len(roles) == 1 else None
+        best = min(g.precedence for g in with_roles if g.precedence is not None)
+        winners = {g.role_arn for g in with_roles if g.precedence == best}
+        return winners.pop() if len(winners) == 1 else None
+
+    def check_password(self, username: str, password: str) -> User | None:
+        user = self.user(username)
+        if user is None or user.password is None:
+            return None
+        if not secrets.compare_digest(user.password.encode(), password.encode()):
+            return None
+        return user
+
+    # Scopes ------------------------------------------------------------------------------
+
+    def grant_scopes(self, client: ClientSeed, requested: str | None) -> tuple[str, ...]:
+        """Requested scopes the client may have; all of the client's when none is requested."""
+        allowed = [s for s in client.allowed_scopes
+                   if s in self.resource_scopes or "/" not in s]
+        if requested is None:
+            return tuple(allowed)
+        wanted = requested.split()
+        return tuple(s for s in dict.fromkeys(wanted) if s in allowed)
+
+    # Codes, sessions ---------------------------------------------------------------------
+
+    def new_code(self, *, client_id: str, redirect_uri: str, username: str,
+                 scopes: tuple[str, ...], nonce: str | None, code_challenge: str | None,
+                 auth_time: int) -> str:
+        code = str(uuid.uuid4())
+        with self.lock:
+            self.codes[code] = AuthCode(client_id, redirect_uri, username, scopes, nonce,
+                                        code_challenge, auth_time, self.now() + CODE_LIFETIME)
+        return code
+
+    def new_session(self, username: str) -> str:
+        sid = secrets.token_urlsafe(32)
+        with self.lock:
+            self.sessions[sid] = HostedSession(username, int(self.now()),
+                                               self.now() + HOSTED_SESSION_LIFETIME)
+        return sid
+
+    def session(self, sid: str | None) -> HostedSession | None:
+        if not sid:
+            return None
+        session = self.sessions.get(sid)
+        if session is None or session.expires_at <= self.now():
+            return None
+        user = self.user(session.username)
+        if user is None or not user.enabled:
+            return None
+        return session
+
+    def end_session(self, sid: str | None) -> None:
+        with self.lock:
+            if sid:
+                self.sessions.pop(sid, None)
+
+    def live_sessions(self) -> int:
+        now = self.now()
+        return sum(1 for s in self.sessions.values() if s.expires_at > now)
+
+    # Tokens ------------------------------------------------------------------------------
+
+    def issue(self, *, client: ClientSeed, user: User, scopes: tuple[str, ...],
+              nonce: str | None = None, auth_time: int | None = None,
+              origin_jti: str | None = None, with_refresh: bool = True,
+              at_login: bool = True) -> dict[str, Any]:
+        """The body of a token response for ``user`` (code exchange, refresh or mint)."""
+        now = int(self.now())
+        auth_time = now if auth_time is None else auth_time
+        origin_jti = origin_jti or str(uuid.uuid4())
+        event_id = str(uuid.uuid4())
+        groups = self.user_groups(user)
+        group_names = [g.name for g in groups]
+        access: dict[str, Any] = {"sub": user.sub}
+        if group_names:
+            access["cognito:groups"] = group_names
+        access.update({
+            "iss": self._issuer(), "version": 2, "client_id": client.client_id,
+            "origin_jti": origin_jti, "event_id": event_id, "token_use": "access",
+            "scope": " ".join(scopes), "auth_time": auth_time,
+            "exp": now + client.access_token_validity, "iat": now,
+            "jti": str(uuid.uuid4()), "username": user.username,
+        })
+        access_token = encode_jwt(access, self.keys.access_key)
+        body: dict[str, Any] = {"access_token": access_token}
+        if "openid" in scopes:
+            body["id_token"] = encode_jwt(
+                self._id_claims(client, user, groups, nonce, auth_time, origin_jti, event_id,
+                                access_token if at_login else None, now),
+                self.keys.id_key,
+            )
+        if with_refresh:
+            body["refresh_token"] = self.new_refresh(client, user, scopes, origin_jti, auth_time)
+        body["token_type"] = "Bearer"  # noqa: S105
+        body["expires_in"] = client.access_token_validity
+        return body
+
+    def _id_claims(self, client: ClientSeed, user: User, groups: list[Group],
+                   nonce: str | None, auth_time: int, origin_jti: str, event_id: str,
+                   access_token: str | None, now: int) -> dict[str, Any]:
+        claims: dict[str, Any] = {}
+        if access_token is not None:
+            claims["at_hash"] = at_hash(access_token)
+        claims["sub"] = user.sub
+        if groups:
+            claims["cognito:groups"] = [g.name for g in groups]
+        attributes = dict(user.attributes)
+        for flag in ("email_verified", "phone_number_verified"):
+            if flag in attributes:
+                claims[flag] = attributes.pop(flag) == "true"
+        claims["iss"] = self._issuer()
+        claims["cognito:username"] = user.username
+        if nonce is not None:
+            claims["nonce"] = nonce
+        claims["origin_jti"] = origin_jti
+        roles = [g.role_arn for g in groups if g.role_arn]
+        if roles:
+            claims["cognito:roles"] = roles
+            preferred = self.preferred_role(groups)
+            if preferred:
+                claims["cognito:preferred_role"] = preferred
+        claims["aud"] = client.client_id
+        if user.identities:
+            claims["identities"] = user.identities
+        claims.update({"event_id": event_id, "token_use": "id", "auth_time": auth_time,
+                       "exp": now + client.id_token_validity, "iat": now,
+                       "jti": str(uuid.uuid4())})
+        claims.update(attributes)
+        return claims
+
+    def new_refresh(self, client: ClientSeed, user: User, scopes: tuple[str, ...],
+                    origin_jti: str, auth_time: int) -> str:
+        token = new_refresh_token()
+        with self.lock:
+            self.refresh_tokens[token] = RefreshRecord(
+                client.client_id, user.username, scopes, origin_jti, auth_time,
+                self.now() + client.refresh_token_validity)
+        return token
+
+    def client_credentials_token(self, client: ClientSeed, scopes: tuple[str, ...]) -> str:
+        now = int(self.now())
+        return encode_jwt({
+            "sub": client.client_id, "token_use": "access", "scope": " ".join(scopes),
+            "auth_time": now, "iss": self._issuer(), "exp": now + client.access_token_validity,
+            "iat": now, "version": 2, "jti": str(uuid.uuid4()), "client_id": client.client_id,
+        }, self.keys.access_key)
+
+    def refresh_usable(self, record: RefreshRecord, client: ClientSeed) -> bool:
+        now = self.now()
+        if record.revoked or record.origin_jti in self.revoked_origins:
+            return False
+        if record.expires_at <= now:
+            return False
+        return record.rotated_at is None or now < record.rotated_at + client.rotation_grace_seconds
+
+    def revoke_family(self, origin_jti: str) -> None:
+        with self.lock:
+            self.revoked_origins.add(origin_jti)
+            for record in self.refresh_tokens.values():
+                if record.origin_jti == origin_jti:
+                    record.revoked = True

@@ -1,0 +1,398 @@
+"""What the local Cognito starts with: user pool, app clients, federated IdPs, identity pool.
+
+A seed is plain data. Build it in Python, or load it from JSON or TOML with the same field names::
+
+    seed = Seed.from_file("cognito-seed.toml")
+    seed = Seed.from_dict({"user_pool_id": "eu-west-1_Test", "users": [...], "clients": [...]})
+    seed = demo_seed(app_url="http://127.0.0.1:8000")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "DEMO_IDENTITY_POOL_ID",
+    "DEMO_PASSWORD",
+    "DEMO_POOL_ID",
+    "DEMO_PORTAL_CLIENT_ID",
+    "DEMO_PORTAL_CLIENT_SECRET",
+    "DEMO_PUBLIC_CLIENT_ID",
+    "DEMO_SERVICE_CLIENT_ID",
+    "DEMO_SERVICE_CLIENT_SECRET",
+    "ClientSeed",
+    "GroupSeed",
+    "IdentityPoolSeed",
+    "IdpUserSeed",
+    "ProviderSeed",
+    "ResourceServerSeed",
+    "RoleMappingRule",
+    "RoleMappingSeed",
+    "Seed",
+    "SeedError",
+    "UserSeed",
+    "demo_seed",
+]
+
+_POOL_ID = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d_[a-zA-Z0-9]+$")
+_IDENTITY_POOL_ID = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d:[0-9a-f-]{36}$")
+STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
+
+
+class SeedError(ValueError):
+    """The seed is not valid; the message names the offending entry."""
+
+
+@dataclass(kw_only=True)
+class UserSeed:
+    """A user of the user pool's own directory (signs in on the hosted UI form)."""
+
+    username: str
+    password: str
+    email: str | None = None
+    email_verified: bool = True
+    groups: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+    """Other attributes: standard (``name``, ``phone_number``) or ``custom:*``; strings."""
+    sub: str | None = None
+    """Fixed ``sub`` (UUID); a random one when omitted."""
+    enabled: bool = True
+
+
+@dataclass(kw_only=True)
+class GroupSeed:
+    """A user pool group. ``precedence``: lower wins for ``cognito:preferred_role``."""
+
+    name: str
+    precedence: int | None = None
+    role_arn: str | None = None
+    description: str = ""
+
+
+@dataclass(kw_only=True)
+class ClientSeed:
+    """An app client. Lifetimes are in seconds; Cognito's defaults."""
+
+    client_id: str
+    client_secret: str | None = None
+    client_name: str = ""
+    callback_urls: list[str] = field(default_factory=list)
+    logout_urls: list[str] = field(default_factory=list)
+    allowed_oauth_flows: list[str] = field(default_factory=lambda: ["code"])
+    """``code``, ``implicit`` and/or ``client_credentials``."""
+    allowed_scopes: list[str] = field(default_factory=lambda: ["openid", "email", "profile"])
+    identity_providers: list[str] = field(default_factory=lambda: ["COGNITO"])
+    id_token_validity: int = 3600
+    access_token_validity: int = 3600
+    refresh_token_validity: int = 30 * 24 * 3600
+    refresh_token_rotation: bool = False
+    rotation_grace_seconds: int = 0
+    """How long a rotated-out refresh token stays usable (0-60 s, as in Cognito)."""
+    enable_token_revocation: bool = True
+
+
+@dataclass(kw_only=True)
+class ResourceServerSeed:
+    """A resource server: its scopes become ``<identifier>/<scope>``."""
+
+    identifier: str
+    name: str = ""
+    scopes: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class IdpUserSeed:
+    """A user of a simulated upstream IdP.
+
+    ``user_id`` is the SAML NameID or the OIDC ``sub``; ``claims`` are what the IdP asserts,
+    keyed by the IdP's own claim names (SAML attribute URIs, OIDC claim names). A list value
+    is a multi-valued attribute.
+    """
+
+    username: str
+    password: str
+    user_id: str
+    claims: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class ProviderSeed:
+    """A federated identity provider of the user pool, simulated by the emulator."""
+
+    name: str
+    type: Literal["SAML", "OIDC"]
+    display_name: str = ""
+    """Title of the simulated IdP's sign-in page, e.g. ``Microsoft (simulated Azure AD)``."""
+    issuer: str | None = None
+    idp_identifiers: list[str] = field(default_factory=list)
+    attribute_mapping: dict[str, str] = field(default_factory=dict)
+    """User pool attribute -> IdP claim name, e.g. ``{"email": "http://schemas...emailaddress"}``."""
+    users: list[IdpUserSeed] = field(default_factory=list)
+    idp_initiated: bool = False
+    failure: str | None = None
+    """When set, every sign-in through this IdP fails with this ``error_description``."""
+
+
+@dataclass(kw_only=True)
+class RoleMappingRule:
+    """One rule of a Rules role mapping; the first matching rule wins."""
+
+    claim: str
+    match_type: Literal["Equals", "Contains", "StartsWith", "NotEqual"]
+    value: str
+    role_arn: str
+
+
+@dataclass(kw_only=True)
+class RoleMappingSeed:
+    """Role mapping for the user pool provider of the identity pool."""
+
+    type: Literal["Token", "Rules"] = "Token"
+    ambiguous_role_resolution: Literal["AuthenticatedRole", "Deny"] = "AuthenticatedRole"
+    rules: list[RoleMappingRule] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class IdentityPoolSeed:
+    """The identity pool, with the user pool as its provider."""
+
+    identity_pool_id: str
+    allow_unauthenticated: bool = True
+    authenticated_role_arn: str | None = None
+    unauthenticated_role_arn: str | None = None
+    client_ids: list[str] | None = None
+    """The user pool clients whose ID tokens are accepted; ``None``: all of them."""
+    role_mapping: RoleMappingSeed | None = None
+    allow_classic_flow: bool = False
+
+
+@dataclass(kw_only=True)
+class Seed:
+    """Everything the local Cognito starts with. Field names are the JSON/TOML keys."""
+
+    user_pool_id: str
+    users: list[UserSeed] = field(default_factory=list)
+    groups: list[GroupSeed] = field(default_factory=list)
+    clients: list[ClientSeed] = field(default_factory=list)
+    resource_servers: list[ResourceServerSeed] = field(default_factory=list)
+    providers: list[ProviderSeed] = field(default_factory=list)
+    identity_pool: IdentityPoolSeed | None = None
+    required_attributes: list[str] = field(default_factory=lambda: ["email"])
+    """Attributes every user must have; a federated sign-in missing one fails."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def region(self) -> str:
+        return self.user_pool_id.split("_", 1)[0]
+
+    def validate(self) -> None:
+        """Raise :class:`SeedError` when the seed is inconsistent."""
+        if not _POOL_ID.match(self.user_pool_id):
+            raise SeedError(f"user_pool_id {self.user_pool_id!r} is not like 'eu-west-1_AbC123'")
+        groups = {g.name for g in self.groups}
+        for user in self.users:
+            for group in user.groups:
+                if group not in groups:
+                    raise SeedError(f"user {user.username!r}: unknown group {group!r}")
+        providers = {p.name for p in self.providers}
+        for client in self.clients:
+            for name in client.identity_providers:
+                if name != "COGNITO" and name not in providers:
+                    raise SeedError(f"client {client.client_id!r}: unknown provider {name!r}")
+            unknown = set(client.allowed_oauth_flows) - {"code", "implicit", "client_credentials"}
+            if unknown:
+                raise SeedError(f"client {client.client_id!r}: unknown flows {sorted(unknown)}")
+            if not 0 <= client.rotation_grace_seconds <= 60:
+                raise SeedError(f"client {client.client_id!r}: grace period must be 0-60 s")
+        for provider in self.providers:
+            if provider.type not in ("SAML", "OIDC"):
+                raise SeedError(f"provider {provider.name!r}: type must be SAML or OIDC")
+        pool = self.identity_pool
+        if pool is not None and not _IDENTITY_POOL_ID.match(pool.identity_pool_id):
+            raise SeedError(f"identity_pool_id {pool.identity_pool_id!r} is not like "
+                            "'eu-west-1:<uuid>'")
+
+    # Loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Seed:
+        """Build a seed from plain data (as parsed from JSON or TOML)."""
+        seed: Seed = _build(cls, data, "seed")
+        return seed
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Seed:
+        """Load a ``.json`` or ``.toml`` seed file."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, loadable again with :meth:`from_dict`."""
+        return dataclasses.asdict(self)
+
+
+_NESTED: dict[str, type[Any]] = {
+    "users": UserSeed,
+    "groups": GroupSeed,
+    "clients": ClientSeed,
+    "resource_servers": ResourceServerSeed,
+    "providers": ProviderSeed,
+    "identity_pool": IdentityPoolSeed,
+    "role_mapping": RoleMappingSeed,
+    "rules": RoleMappingRule,
+}
+_PROVIDER_USERS = IdpUserSeed
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise SeedError(f"{where}: expected a table/object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise SeedError(f"{where}: unknown keys {sorted(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        nested = _PROVIDER_USERS if (cls is ProviderSeed and key == "users") else _NESTED.get(key)
+        if nested is not None and value is not None:
+            if isinstance(value, Sequence) and not isinstance(value, str):
+                value = [_build(nested, v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            else:
+                value = _build(nested, value, f"{where}.{key}")
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise SeedError(f"{where}: {exc}") from None
+
+
+# The demo --------------------------------------------------------------------------------------
+
+DEMO_POOL_ID = "eu-west-1_LocalDemo"
+DEMO_IDENTITY_POOL_ID = "eu-west-1:7c1e8a52-3f6d-4b9e-a0d4-5e2f9b61c3a8"
+DEMO_CLIENT_ID = "5k2j8c4m1n7q3r9s6t0v4w8x2y"
+DEMO_CLIENT_SECRET = "1h8b3lk6v0d9m2q5r7t4w1y8e3u6o9p2a5s8d1f4g7j0k3l6z9x2c"  # noqa: S105 (demo only)
+DEMO_PUBLIC_CLIENT_ID = "3p9u6i2o8y5t1r7e4w0q6a3s9d"
+DEMO_SERVICE_CLIENT_ID = "8z4x1c7v3b9n5m2l6k0j8h4g1f"
+DEMO_SERVICE_CLIENT_SECRET = "9q3w6e1r4t7y0u2i5o8p1a4s7d0f3g6h9j2k5l8z1x4c7v0b3n6m"  # noqa: S105
+DEMO_PORTAL_CLIENT_ID = "6a1s5d9f3g7h2j6k0l4z8x2c5v"
+DEMO_PORTAL_CLIENT_SECRET = "4m7n0b3v6c9x2z5l8k1j4h7g0f3d6s9a2p5o8i1u4y7t0r3e6w9q"  # noqa: S105
+DEMO_PASSWORD = "Passw0rd!"  # noqa: S105 (the demo users' password, printed at start)
+DEMO_AZURE_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
+DEMO_ACCOUNT = "000000000000"
+
+_SAML_CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"
+_MS_CLAIMS = "http://schemas.microsoft.com/ws/2008/06/identity/claims"
+
+
+def _role(name: str) -> str:
+    return f"arn:aws:iam::{DEMO_ACCOUNT}:role/{name}"
+
+
+def demo_seed(app_url: str = "http://127.0.0.1:8000") -> Seed:
+    """The demo pool: ``alice`` (admin, users) and ``bob`` (users), password ``DEMO_PASSWORD``.
+
+    Registers ``<app_url>/auth/callback`` as callback and ``<app_url>/`` as sign-out URL on the
+    demo clients. Federation: ``AzureAD`` (SAML, user ``carol@contoso.example``, also
+    IdP-initiated through the portal client) and ``Okta`` (OIDC, user ``dave@okta.example``).
+    The identity pool allows guests and maps roles from the token.
+    """
+    app_url = app_url.rstrip("/")
+    callback, signout = f"{app_url}/auth/callback", f"{app_url}/"
+    scopes = [*STANDARD_SCOPES, "demo-api/read", "demo-api/write"]
+    return Seed(
+        user_pool_id=DEMO_POOL_ID,
+        groups=[
+            GroupSeed(name="admin", precedence=1, role_arn=_role("demo-admin"),
+                      description="Administrators"),
+            GroupSeed(name="users", precedence=10, role_arn=_role("demo-users"),
+                      description="Everyone"),
+        ],
+        users=[
+            UserSeed(username="alice", password=DEMO_PASSWORD, email="alice@example.com",
+                     groups=["admin", "users"],
+                     attributes={"name": "Alice Admin", "custom:department": "engineering"},
+                     sub="0f4b6a8e-2c1d-4e3f-9a7b-5c6d7e8f9a01"),
+            UserSeed(username="bob", password=DEMO_PASSWORD, email="bob@example.com",
+                     groups=["users"],
+                     attributes={"name": "Bob User", "custom:department": "sales"},
+                     sub="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+        ],
+        resource_servers=[ResourceServerSeed(identifier="demo-api", name="Demo API",
+                                             scopes=["read", "write"])],
+        clients=[
+            ClientSeed(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+                       client_name="demo-web", callback_urls=[callback], logout_urls=[signout],
+                       allowed_scopes=scopes,
+                       identity_providers=["COGNITO", "AzureAD", "Okta"],
+                       refresh_token_rotation=True, rotation_grace_seconds=10),
+            ClientSeed(client_id=DEMO_PUBLIC_CLIENT_ID, client_name="demo-spa",
+                       callback_urls=[callback], logout_urls=[signout], allowed_scopes=scopes,
+                       identity_providers=["COGNITO", "AzureAD", "Okta"]),
+            ClientSeed(client_id=DEMO_SERVICE_CLIENT_ID,
+                       client_secret=DEMO_SERVICE_CLIENT_SECRET, client_name="demo-service",
+                       allowed_oauth_flows=["client_credentials"],
+                       allowed_scopes=["demo-api/read", "demo-api/write"], identity_providers=[]),
+            ClientSeed(client_id=DEMO_PORTAL_CLIENT_ID, client_secret=DEMO_PORTAL_CLIENT_SECRET,
+                       client_name="demo-portal", callback_urls=[callback],
+                       logout_urls=[signout], allowed_scopes=scopes,
+                       identity_providers=["AzureAD"]),
+        ],
+        providers=[
+            ProviderSeed(
+                name="AzureAD", type="SAML", display_name="Microsoft (simulated Azure AD)",
+                issuer=f"https://sts.windows.net/{DEMO_AZURE_TENANT}/",
+                idp_identifiers=["contoso.example"],
+                attribute_mapping={
+                    "email": f"{_SAML_CLAIMS}/emailaddress",
+                    "name": "http://schemas.microsoft.com/identity/claims/displayname",
+                    "custom:groups": f"{_MS_CLAIMS}/groups",
+                },
+                users=[IdpUserSeed(
+                    username="carol@contoso.example", password=DEMO_PASSWORD,
+                    user_id="carol@contoso.example",
+                    claims={
+                        f"{_SAML_CLAIMS}/emailaddress": "carol@contoso.example",
+                        "http://schemas.microsoft.com/identity/claims/displayname": "Carol Azure",
+                        f"{_MS_CLAIMS}/groups": ["5f0c3c5e-6f3a-4a8e-9d55-0f9a2d1c7e11",
+                                                 "a2b4c6d8-1e3f-4a5b-8c7d-9e0f1a2b3c4d"],
+                    },
+                )],
+                idp_initiated=True,
+            ),
+            ProviderSeed(
+                name="Okta", type="OIDC", display_name="Okta (simulated OIDC provider)",
+                issuer="https://demo.okta.example/oauth2/default",
+                idp_identifiers=["okta.example"],
+                attribute_mapping={"email": "email", "email_verified": "email_verified",
+                                   "name": "name"},
+                users=[IdpUserSeed(
+                    username="dave@okta.example", password=DEMO_PASSWORD,
+                    user_id="00u1a2b3c4d5e6f7g8h9",
+                    claims={"email": "dave@okta.example", "email_verified": "true",
+                            "name": "Dave Okta"},
+                )],
+            ),
+        ],
+        identity_pool=IdentityPoolSeed(
+            identity_pool_id=DEMO_IDENTITY_POOL_ID,
+            allow_unauthenticated=True,
+            authenticated_role_arn=_role("demo-authenticated"),
+            unauthenticated_role_arn=_role("demo-guest"),
+            role_mapping=RoleMappingSeed(type="Token",
+                                         ambiguous_role_resolution="AuthenticatedRole"),
+        ),
+    )

@@ -1,0 +1,61 @@
+"""Run an ASGI app with uvicorn in a background thread, on a free port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.types import ASGIApp
+
+__all__ = ["background_server", "bind", "make_server"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; ``port=0`` picks a free port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: ASGIApp, *, log_level: str = "warning", access_log: bool = False) -> Any:
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError("running the local Cognito as a server needs uvicorn: "
+                          "pip install 'cognito-middleware[local]'") from exc
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off",
+                            ws="none", http="h11", timeout_graceful_shutdown=1,
+                            log_config=None)
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def background_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
+                      startup_timeout: float = 10.0) -> Iterator[tuple[str, int]]:
+    """Serve ``app`` in a daemon thread; yields ``(host, port)``; stops and joins on exit."""
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+    server = make_server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                              name=f"local-cognito-{bound_port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the local Cognito server did not start")
+        time.sleep(0.005)
+    try:
+        yield host, bound_port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
