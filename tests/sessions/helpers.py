@@ -155,7 +155,7 @@ class Jar(dict[str, str]):
 
 def token_fragments(session: SessionData) -> list[str]:
     """Pieces of the session's tokens that must never appear in a cookie or at rest."""
-    fragments = []
+    fragments: list[str] = []
     for token in (session.id_token, session.access_token, session.refresh_token):
         assert token is not None
         fragments.extend(part[:16] for part in token.split(".") if len(part) >= 16)

@@ -12,7 +12,7 @@ from cognito_middleware.config import Secret
 from cognito_middleware.exceptions import ConfigurationError
 from cognito_middleware.sessions import CookieSessionStore, CookieSettings, SessionData
 from cognito_middleware.sessions import cookie as cookie_module
-from cognito_middleware.sessions.codec import encode_session
+from cognito_middleware.sessions.codec import decode_session, encode_session
 from cognito_middleware.sessions.cookie import MAX_CHUNKS, SessionTooLargeError
 
 from .conftest import SECRET
@@ -255,7 +255,7 @@ async def test_unchanged_cookie_is_decoded_once(
     writer = CookieSessionStore(SECRET, clock=clock)
     reader = CookieSessionStore(SECRET, clock=clock)
     calls = []
-    real = cookie_module.decode_session
+    real = decode_session
 
     def counting(data: bytes) -> SessionData:
         calls.append(1)
