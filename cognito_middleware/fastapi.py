@@ -1,0 +1,224 @@
+"""FastAPI dependencies: the signed-in user, group and scope guards, documented in OpenAPI.
+
+Install the ``fastapi`` extra (``pip install 'cognito-middleware[fastapi]'``). The middleware
+authenticates; these dependencies read its result, refuse with the same outcomes as the path
+rules (``303`` to sign in for a browser navigation, ``401`` with ``WWW-Authenticate: Bearer`` for
+APIs, ``403`` for a signed-in user who lacks a group or scope, close ``1008`` for websockets) and
+declare the ``CognitoBearer`` and ``CognitoSession`` security schemes so that ``/docs`` shows which
+routes need what::
+
+    from cognito_middleware.fastapi import CurrentUser, install_exception_handler, require_groups
+
+    app = FastAPI()
+    app.add_middleware(CognitoAuthMiddleware, config=config)
+    install_exception_handler(app)
+
+    @app.get("/me")
+    async def me(user: CurrentUser):
+        return {"email": user.email}
+
+    @app.get("/admin", dependencies=[Depends(require_groups("admins"))])
+    async def admin(): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, cast
+
+from fastapi import Depends, FastAPI, Security
+from fastapi.openapi.models import APIKey, APIKeyIn
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.openapi.models import SecurityBase as SecuritySchemeModel
+from fastapi.security.base import SecurityBase
+from starlette.exceptions import HTTPException, WebSocketException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from .context import get_state
+from .guards import (
+    WS_POLICY_VIOLATION,
+    Decision,
+    Outcome,
+    _Requirement,
+    _requirement,
+    deny,
+)
+from .user import CognitoUser
+
+__all__ = [
+    "AccessDenied",
+    "CurrentUser",
+    "OptionalUser",
+    "access_denied_handler",
+    "bearer_scheme",
+    "current_user",
+    "install_exception_handler",
+    "optional_user",
+    "require_groups",
+    "require_scopes",
+    "session_scheme",
+]
+
+_KEPT_HEADERS = ("location", "www-authenticate", "cache-control")
+
+
+class DocumentedScheme(SecurityBase):
+    """An OpenAPI security scheme that only documents: the middleware has already
+    authenticated the request, so resolving it costs nothing."""
+
+    def __init__(self, model: SecuritySchemeModel, scheme_name: str) -> None:
+        self.model = model
+        self.scheme_name = scheme_name
+
+    async def __call__(self) -> None:
+        return None
+
+
+bearer_scheme = DocumentedScheme(
+    HTTPBearerModel(
+        bearerFormat="JWT",
+        description="A Cognito access token from the user pool (`Authorization: Bearer ...`).",
+    ),
+    "CognitoBearer",
+)
+session_scheme = DocumentedScheme(
+    APIKey.model_validate(
+        {
+            "in": APIKeyIn.cookie,
+            "name": "cognito_session",
+            "description": (
+                "The browser session set by signing in through the hosted UI (the cookie "
+                "takes the `__Host-` prefix over HTTPS and may be split into numbered chunks)."
+            ),
+        }
+    ),
+    "CognitoSession",
+)
+
+
+class AccessDenied(HTTPException):
+    """Raised by the dependencies to refuse a request.
+
+    Status and headers (``Location``, ``WWW-Authenticate``) are those of
+    :func:`cognito_middleware.guards.deny` even with FastAPI's default handler; with
+    :func:`install_exception_handler` the body is too (the JSON error, or the HTML page for
+    browsers). ``decision`` says why.
+    """
+
+    def __init__(self, response: Response, decision: Decision) -> None:
+        headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
+        detail = (
+            "Sign in to continue."
+            if decision.outcome is Outcome.LOGIN_REQUIRED
+            else f"Not allowed: {decision.reason}."
+        )
+        super().__init__(response.status_code, detail=detail, headers=headers)
+        self.response = response
+        self.decision = decision
+
+
+async def access_denied_handler(request: Request, exc: Exception) -> Response:
+    """Answer an :class:`AccessDenied` with the response the guards built."""
+    assert isinstance(exc, AccessDenied)
+    return exc.response
+
+
+def install_exception_handler(app: FastAPI) -> None:
+    """Make refusals by the dependencies answer exactly like the path rules (HTML pages for
+    browsers, ``{"error": ..., "message": ...}`` for APIs)::
+
+        install_exception_handler(app)
+    """
+    app.add_exception_handler(AccessDenied, access_denied_handler)
+
+
+def _enforce(conn: HTTPConnection, requirement: _Requirement) -> CognitoUser:
+    user = get_state(conn).user
+    decision = requirement.check(user)
+    if decision.allowed:
+        return cast(CognitoUser, user)
+    if conn.scope["type"] == "websocket":
+        raise WebSocketException(WS_POLICY_VIOLATION, decision.outcome.value)
+    raise AccessDenied(deny(conn.scope, decision), decision)
+
+
+_SIGNED_IN = _requirement()
+
+
+async def current_user(
+    conn: HTTPConnection,
+    _bearer: Annotated[None, Security(bearer_scheme)],
+    _session: Annotated[None, Security(session_scheme)],
+) -> CognitoUser:
+    """The signed-in user (session or Bearer token); refuses guests::
+
+        @app.get("/me")
+        async def me(user: Annotated[CognitoUser, Depends(current_user)]):
+            return {"sub": user.sub}
+    """
+    return _enforce(conn, _SIGNED_IN)
+
+
+async def optional_user(conn: HTTPConnection) -> CognitoUser | None:
+    """The signed-in user, or ``None`` for a guest (the route stays open)::
+
+        @app.get("/")
+        async def home(user: OptionalUser):
+            return {"greeting": f"hello {user.display_name}" if user else "hello"}
+    """
+    user = get_state(conn).user
+    return user if isinstance(user, CognitoUser) else None
+
+
+CurrentUser = Annotated[CognitoUser, Depends(current_user)]
+"""``user: CurrentUser`` in a route's parameters requires a signed-in user."""
+
+OptionalUser = Annotated[CognitoUser | None, Depends(optional_user)]
+"""``user: OptionalUser`` gives the signed-in user or ``None``."""
+
+
+def _dependency(
+    requirement: _Requirement, documented: list[str]
+) -> Callable[..., Awaitable[CognitoUser]]:
+    async def dependency(
+        conn: HTTPConnection,
+        # Defaults rather than Annotated: FastAPI resolves string annotations in the module
+        # globals, where ``documented`` does not exist.
+        _bearer: None = Security(bearer_scheme, scopes=documented),
+        _session: None = Security(session_scheme, scopes=documented),
+    ) -> CognitoUser:
+        return _enforce(conn, requirement)
+
+    return dependency
+
+
+def require_groups(*groups: str, any: bool = True) -> Callable[..., Awaitable[CognitoUser]]:
+    """A dependency that requires one of ``groups`` (all of them with ``any=False``) and
+    returns the user. OpenAPI lists the groups as the role names of the requirement::
+
+        @app.get("/reports")
+        async def reports(user: Annotated[CognitoUser, Depends(require_groups("admins"))]):
+            ...
+
+        @app.delete("/payroll", dependencies=[Depends(require_groups("hr", "admins", any=False))])
+        async def purge(): ...
+    """
+    # ``any`` shadows the builtin here; it is read once and never called.
+    requirement = _requirement(groups=groups, all_groups=not any)
+    if not requirement.groups:
+        raise TypeError("require_groups() needs at least one group")
+    return _dependency(requirement, list(requirement.groups))
+
+
+def require_scopes(*scopes: str) -> Callable[..., Awaitable[CognitoUser]]:
+    """A dependency that requires every one of ``scopes`` in the access token and returns
+    the user. OpenAPI lists the scopes on the route's security requirement::
+
+        @app.post("/orders", dependencies=[Depends(require_scopes("orders/write"))])
+        async def create_order(): ...
+    """
+    requirement = _requirement(scopes=scopes)
+    if not requirement.scopes:
+        raise TypeError("require_scopes() needs at least one scope")
+    return _dependency(requirement, list(requirement.scopes))
