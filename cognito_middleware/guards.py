@@ -102,9 +102,11 @@ class Decision:
         if self.outcome is Outcome.LOGIN_REQUIRED:
             return "sign-in required"
         parts = []
-        if self.missing_groups:
-            quantifier = "all" if self.all_groups or len(self.missing_groups) == 1 else "one"
-            parts.append(f"requires {quantifier} of the groups: {', '.join(self.missing_groups)}")
+        groups = self.missing_groups
+        if len(groups) > 1 and not self.all_groups:
+            parts.append(f"requires one of the groups: {', '.join(groups)}")
+        elif groups:
+            parts.append(f"missing group{'s' if len(groups) > 1 else ''}: {', '.join(groups)}")
         if self.missing_scopes:
             parts.append(f"missing scopes: {' '.join(self.missing_scopes)}")
         return "; ".join(parts) or "not allowed"
@@ -152,6 +154,8 @@ _SIGNED_IN = _Requirement(public=False)
 
 def _names(kind: str, values: Iterable[object]) -> tuple[str, ...]:
     names = tuple(values)
+    if len(names) == 1 and callable(names[0]):
+        raise TypeError(f"requires_{kind} needs parentheses: @requires_{kind}('name')")
     for name in names:
         if not isinstance(name, str) or not name or name != name.strip():
             raise TypeError(
@@ -419,6 +423,10 @@ def _is_async(func: Any) -> bool:
 
 def _guard(requirement: _Requirement) -> Callable[[_F], _F]:
     def decorator(func: _F) -> _F:
+        if inspect.isclass(func):
+            raise TypeError(
+                f"{func.__qualname__} is a class: decorate its methods (get, post, ...) instead"
+            )
         if _is_async(func):
 
             @functools.wraps(func)

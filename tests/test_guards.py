@@ -643,3 +643,18 @@ def test_decorator_arguments_are_checked() -> None:
         requires_groups(["admins", "staff"])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="at least one scope"):
         requires_scopes()
+    with pytest.raises(TypeError, match="parentheses"):
+        requires_groups(ok)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="decorate its methods"):
+        login_required(HTTPEndpoint)
+
+
+def test_reasons_name_what_is_missing() -> None:
+    def forbidden(**kwargs: Any) -> str:
+        return Decision(Outcome.FORBIDDEN, **kwargs).reason
+
+    assert forbidden(missing_groups=("admins",)) == "missing group: admins"
+    assert forbidden(missing_groups=("a", "b")) == "requires one of the groups: a, b"
+    assert forbidden(missing_groups=("a", "b"), all_groups=True) == "missing groups: a, b"
+    assert forbidden(missing_scopes=("x", "y")) == "missing scopes: x y"
+    assert Decision(Outcome.LOGIN_REQUIRED).reason == "sign-in required"
