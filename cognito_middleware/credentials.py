@@ -396,12 +396,13 @@ class CredentialService:
         )
 
     async def _new_guest(self, state: RequestState) -> str:
-        identity_id = await _single_flight(
-            self._id_flights, f"guest|{id(state)}", lambda: self._client.get_id(None)
-        )
-        self._new_guests[state] = identity_id
-        self._set_guest_cookie(state, identity_id)
-        return identity_id
+        async def create() -> str:
+            identity_id = await self._client.get_id(None)
+            self._new_guests[state] = identity_id
+            self._set_guest_cookie(state, identity_id)
+            return identity_id
+
+        return await _single_flight(self._id_flights, f"guest|{id(state)}", create)
 
     def _read_guest(self, state: RequestState) -> tuple[str, float] | None:
         raw = state.cookies.get(self.guest_cookie_name)
