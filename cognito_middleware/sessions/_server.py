@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from itsdangerous import BadSignature, Signer
 
 from ._common import (
+    LRU,
     SecretsArg,
     check_cookie_settings,
     check_timeouts,
@@ -66,6 +67,9 @@ class ServerSideStore(ABC):
         self._idle = idle_timeout
         self._absolute = absolute_timeout
         self._clock = clock
+        # A signature, once verified, stays valid for this store's keys: skip the HMAC on the
+        # hot path. The entry itself is still looked up, so deletion is always honoured.
+        self._verified: LRU[str, str] = LRU(1024)
 
     @property
     def cookie_name(self) -> str:
@@ -76,11 +80,17 @@ class ServerSideStore(ABC):
         value = cookies.get(self._name)
         if not value or len(value) > _MAX_COOKIE:
             return None
+        session_id = self._verified.get(value)
+        if session_id is not None:
+            return session_id
         try:
             session_id = self._signer.unsign(value).decode("ascii")
         except (BadSignature, UnicodeDecodeError):
             return None
-        return session_id if _SESSION_ID.fullmatch(session_id) else None
+        if not _SESSION_ID.fullmatch(session_id):
+            return None
+        self._verified.put(value, session_id)
+        return session_id
 
     @abstractmethod
     async def _get(self, session_id: str) -> SessionData | None: ...
