@@ -35,7 +35,9 @@ from starlette.exceptions import HTTPException, WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from . import credentials as _credentials
 from .context import get_state
+from .credentials import AWSCredentials, requires_role
 from .guards import (
     WS_POLICY_VIOLATION,
     Decision,
@@ -47,16 +49,19 @@ from .guards import (
 from .user import CognitoUser
 
 __all__ = [
+    "AWSCredentials",
     "AccessDenied",
     "CurrentUser",
     "OptionalUser",
     "access_denied_handler",
+    "aws_credentials_dependency",
     "bearer_scheme",
     "current_user",
     "install_exception_handler",
     "optional_user",
     "require_groups",
     "require_scopes",
+    "requires_role",
     "session_scheme",
 ]
 
@@ -222,3 +227,33 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[CognitoUser]]:
     if not requirement.scopes:
         raise TypeError("require_scopes() needs at least one scope")
     return _dependency(requirement, list(requirement.scopes))
+
+
+def aws_credentials_dependency(
+    role_arn: str | None = None,
+) -> Callable[..., Awaitable[AWSCredentials]]:
+    """The request's temporary AWS credentials from the identity pool, as a dependency.
+
+    Without ``role_arn`` guests get the unauthenticated role and the route stays open; with it
+    the route needs a signed-in user holding that role, and OpenAPI shows the requirement with
+    the role as its role name::
+
+        @app.get("/photos")
+        async def photos(
+            creds: Annotated[AWSCredentials, Depends(aws_credentials_dependency(EDITOR_ARN))],
+        ): ...
+    """
+    fetch = _credentials.aws_credentials_dependency(role_arn)
+    if role_arn is None:
+        return fetch
+    documented = [role_arn]
+    fetched = Depends(fetch)
+
+    async def dependency(
+        credentials: AWSCredentials = fetched,
+        _bearer: None = Security(bearer_scheme, scopes=documented),
+        _session: None = Security(session_scheme, scopes=documented),
+    ) -> AWSCredentials:
+        return credentials
+
+    return dependency

@@ -19,12 +19,15 @@ from cognito_middleware.config import CognitoConfig
 from cognito_middleware.context import RequestState, Services
 from cognito_middleware.fastapi import (
     AccessDenied,
+    AWSCredentials,
     CurrentUser,
     OptionalUser,
+    aws_credentials_dependency,
     current_user,
     install_exception_handler,
     require_groups,
     require_scopes,
+    requires_role,
 )
 from cognito_middleware.user import AnonymousUser, CognitoUser
 
@@ -332,3 +335,54 @@ def test_the_core_does_not_import_fastapi() -> None:
         "assert 'fastapi' not in sys.modules, 'fastapi imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
+# Identity pool -------------------------------------------------------------------------------
+
+EDITOR = "arn:aws:iam::111122223333:role/editor"
+
+
+def credentials_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/guest-photos")
+    async def guest_photos(
+        creds: Annotated[AWSCredentials, Depends(aws_credentials_dependency())],
+    ) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/edit")
+    async def edit(
+        creds: Annotated[AWSCredentials, Depends(aws_credentials_dependency(EDITOR))],
+    ) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def test_credentials_dependency_is_documented_only_when_it_guards() -> None:
+    paths = credentials_app().openapi()["paths"]
+    assert "security" not in paths["/guest-photos"]["get"]
+    assert paths["/edit"]["get"]["security"] == [
+        {"CognitoBearer": [EDITOR]},
+        {"CognitoSession": [EDITOR]},
+    ]
+
+
+async def test_credentials_dependency_refuses_guests_when_it_guards(
+    http: httpx.AsyncClient,
+) -> None:
+    transport = httpx.ASGITransport(app=FakeAuth(credentials_app(), http))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/edit", headers=API)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        response = await client.get("/edit", headers=NAVIGATE)
+        assert response.status_code == 303
+
+
+def test_identity_pool_names_are_re_exported() -> None:
+    from cognito_middleware import credentials
+
+    assert requires_role is credentials.requires_role
+    assert AWSCredentials is credentials.AWSCredentials
