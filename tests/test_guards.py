@@ -658,3 +658,50 @@ def test_reasons_name_what_is_missing() -> None:
     assert forbidden(missing_groups=("a", "b"), all_groups=True) == "missing groups: a, b"
     assert forbidden(missing_scopes=("x", "y")) == "missing scopes: x y"
     assert Decision(Outcome.LOGIN_REQUIRED).reason == "sign-in required"
+
+
+# With the real middleware --------------------------------------------------------------------
+
+
+async def test_the_middleware_applies_rules_and_decorators_for_guests() -> None:
+    from cognito_middleware.middleware import CognitoAuthMiddleware
+
+    config = make_config(
+        protected=(PathRule(prefix="/admin", groups=("admins",)),),
+        public_paths=("/",),
+        default_deny=True,
+    )
+    inner = Starlette(
+        routes=[
+            Route("/members", members),
+            WebSocketRoute("/ws/{path:path}", ws_echo),
+            Route("/{path:path}", ok),
+        ]
+    )
+    middleware = CognitoAuthMiddleware(inner, config=config)
+    try:
+        async with http_client(middleware) as client:
+            response = await client.get("/admin/x?a=1", headers=NAVIGATE)
+            assert response.status_code == 303
+            assert next_of(response) == "/admin/x?a=1"
+            response = await client.get("/admin", headers=API)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert (await client.get("/", headers=NAVIGATE)).text == "ok"
+            assert (await client.get("/other", headers=API)).status_code == 401
+        sent = await websocket(middleware, "/ws/x")
+        assert sent[0]["type"] == "websocket.close"
+        assert sent[0]["code"] == 1008
+    finally:
+        await middleware.aclose()
+
+    open_config = make_config()
+    middleware = CognitoAuthMiddleware(inner, config=open_config)
+    try:
+        async with http_client(middleware) as client:
+            response = await client.get("/members", headers=NAVIGATE)
+            assert response.status_code == 303
+            assert next_of(response) == "/members"
+            assert (await client.get("/open", headers=API)).text == "ok"
+    finally:
+        await middleware.aclose()
