@@ -1,0 +1,115 @@
+"""pytest fixtures and helpers for testing apps against the local Cognito.
+
+Enable the fixtures in your ``conftest.py``::
+
+    pytest_plugins = ["cognito_middleware.testing"]
+
+    async def test_login(local_cognito):
+        async with httpx.AsyncClient(base_url=local_cognito.base_url) as client:
+            response = await sign_in(client, authorize_url, "alice", DEMO_PASSWORD)
+            assert "code=" in response.headers["location"]
+
+Fixtures: ``local_cognito`` (a demo-seeded emulator served on a free port, fresh for each
+test), ``local_cognito_app_url`` (the app URL registered on its demo clients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pytest
+
+from .local import LocalCognito, demo_seed
+from .local.seed import DEMO_PASSWORD
+
+__all__ = [
+    "DEMO_PASSWORD",
+    "HTMLForm",
+    "find_forms",
+    "local_cognito",
+    "local_cognito_app_url",
+    "sign_in",
+]
+
+
+class HTMLForm:
+    """A form found in a page: ``action``, ``method`` and its named input values."""
+
+    def __init__(self, action: str, method: str, name: str, form_id: str) -> None:
+        self.action = action
+        self.method = method
+        self.name = name
+        self.id = form_id
+        self.fields: dict[str, str] = {}
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[HTMLForm] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(HTMLForm(values.get("action", ""),
+                                       values.get("method", "get").lower(),
+                                       values.get("name", ""), values.get("id", "")))
+        elif tag == "input" and self.forms and values.get("name"):
+            self.forms[-1].fields[values["name"]] = values.get("value", "")
+
+
+def find_forms(html: str) -> list[HTMLForm]:
+    """The forms of an HTML page (enough for the emulator's pages, not a general parser)."""
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+async def sign_in(client: httpx.AsyncClient, url: str, username: str, password: str, *,
+                  max_steps: int = 12) -> httpx.Response:
+    """Act as a browser from ``url`` (usually an ``/oauth2/authorize`` URL) through the
+    emulator's pages: follow its redirects, fill in the sign-in form (Cognito's or a simulated
+    IdP's), submit SAML POST-binding forms.
+
+    Returns the first response that leaves the emulator (the redirect to the app's callback,
+    whose ``Location`` holds ``code`` or ``error``) or the page it stopped on (e.g. the form
+    again, showing a wrong password).
+    """
+    origin = urlsplit(str(client.base_url)).netloc
+    response = await client.get(url, follow_redirects=False)
+    for _ in range(max_steps):
+        if response.is_redirect:
+            target = urljoin(str(response.url), response.headers["location"])
+            if urlsplit(target).netloc not in ("", origin):
+                return response
+            response = await client.get(target, follow_redirects=False)
+            continue
+        forms = find_forms(response.text) if response.status_code == 200 else []
+        signin = next((f for f in forms if "password" in f.fields), None)
+        saml = next((f for f in forms if "SAMLResponse" in f.fields), None)
+        if signin is not None and response.request.method == "GET":
+            data = {**signin.fields, "username": username, "password": password}
+        elif saml is not None:
+            data, signin = saml.fields, saml
+        else:
+            return response
+        action = urljoin(str(response.url), signin.action)
+        response = await client.post(action, data=data, follow_redirects=False)
+    return response
+
+
+@pytest.fixture
+def local_cognito_app_url() -> str:
+    """The app URL the ``local_cognito`` fixture registers as callback and sign-out URL."""
+    return "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def local_cognito(local_cognito_app_url: str) -> Iterator[LocalCognito]:
+    """A demo-seeded local Cognito served on a free port for the duration of one test."""
+    cognito = LocalCognito(demo_seed(app_url=local_cognito_app_url))
+    with cognito.serve():
+        yield cognito

@@ -1,0 +1,56 @@
+"""Helpers shared by the local Cognito tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from cognito_middleware.local.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+APP = "http://127.0.0.1:8000"
+CALLBACK = f"{APP}/auth/callback"
+BASIC = httpx.BasicAuth(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def authorize_url(**overrides: str | None) -> str:
+    params: dict[str, str | None] = {
+        "response_type": "code", "client_id": DEMO_CLIENT_ID, "redirect_uri": CALLBACK,
+        "scope": "openid email profile", "state": "st-123", "nonce": "n-456"}
+    params.update(overrides)
+    return "/oauth2/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def query(response: httpx.Response) -> dict[str, str]:
+    location = response.headers["location"]
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def b64json(part: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    header, payload, _ = token.split(".")
+    return b64json(header), b64json(payload)
+
+
+async def exchange(client: httpx.AsyncClient, code: str, verifier: str | None = None,
+                   **extra: str) -> httpx.Response:
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    if verifier:
+        data["code_verifier"] = verifier
+    data.update(extra)
+    return await client.post("/oauth2/token", data=data, auth=BASIC)
