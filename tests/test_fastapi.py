@@ -128,7 +128,10 @@ def build_app(*, handler: bool = True) -> FastAPI:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"unexpected outbound request to {request.url}")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
         yield client
 
 

@@ -67,6 +67,16 @@ USERS = {
 }
 
 
+def offline_client() -> httpx.AsyncClient:
+    """The guards never call out; a transport that refuses keeps it that way (and skips the
+    TLS setup of a real client)."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"unexpected outbound request to {request.url}")
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+
+
 class FakeAuth:
     """Stands in for the middleware: publishes the user named by ``X-Test-User`` and, when
     given path rules, refuses requests the way the middleware does."""
@@ -74,7 +84,7 @@ class FakeAuth:
     def __init__(self, app: ASGIApp, config: CognitoConfig, rules: PathRules | None = None):
         self.app = app
         self.rules = rules
-        self.services = Services(config=config, http=httpx.AsyncClient(), clock=time.time)
+        self.services = Services(config=config, http=offline_client(), clock=time.time)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
