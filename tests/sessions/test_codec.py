@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import tracemalloc
 import zlib
 
 import pytest
@@ -108,10 +109,18 @@ def test_trailing_bytes_are_refused() -> None:
 
 
 def test_decompression_is_capped() -> None:
-    bomb = b"\x01" + zlib.compress(b"[" + b" " * (8 << 20) + b"]\n")
-    assert len(bomb) < 20_000
-    with pytest.raises(ValueError):
-        decode_session(bomb)
+    head = b'["id",1,2,3,null,null,{}]\n'
+    size = 64 << 20
+    bomb = b"\x01" + zlib.compress(head + b"\x01" + size.to_bytes(4, "big") + b"x" * size, 9)
+    assert len(bomb) < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError):
+            decode_session(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
 
 
 def test_random_bytes_never_raise_anything_but_value_error() -> None:

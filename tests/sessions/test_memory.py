@@ -73,3 +73,32 @@ async def test_leftover_cookie_store_chunks_are_expired(clock: Clock) -> None:
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError):
         MemorySessionStore(SECRET, max_entries=0)
+
+
+async def test_an_entry_under_another_id_is_not_returned(clock: Clock) -> None:
+    store = MemorySessionStore(SECRET, clock=clock)
+    victim, attacker = make_session(clock()), make_session(clock())
+    attacker_jar = Jar().apply(await store.save(attacker, {}))
+    store._entries[attacker.session_id] = victim
+    assert await store.load(attacker_jar) is None
+
+
+async def test_a_known_signature_is_not_verified_again(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MemorySessionStore(SECRET, clock=clock)
+    session = make_session(clock())
+    jar = Jar().apply(await store.save(session, {}))
+    calls = []
+    real = store._signer.unsign
+
+    def counting(value: str | bytes) -> bytes:
+        calls.append(1)
+        return real(value)
+
+    monkeypatch.setattr(store._signer, "unsign", counting)
+    for _ in range(3):
+        assert await store.load(jar) == session
+    assert len(calls) == 1
+    await store.clear(jar)
+    assert await store.load(jar) is None, "a remembered signature does not outlive the entry"
