@@ -86,6 +86,7 @@ _LOGINS_MISMATCH = "logins don't match"
 _NOT_FOUND = "ResourceNotFoundException"
 _RETRY_AFTER = "5"
 _LOGGED_MAX = 64
+_KNOWN_IDENTITIES_MAX = 10_000
 
 
 # Cache ------------------------------------------------------------------------------------
@@ -187,7 +188,8 @@ def _flight_done(flights: dict[str, asyncio.Task[T]], key: str, task: asyncio.Ta
 class CredentialService:
     """Resolves the request's identity and returns credentials for it; one per middleware.
 
-    Constructing it does no I/O. The middleware publishes it as
+    Constructing it does no I/O. ``deadline`` bounds each identity-pool call with its retries
+    (default: twice ``config.http_timeout``). The middleware publishes it as
     ``RequestState.services.credentials``; handlers use :func:`get_aws_credentials`::
 
         service = CredentialService(config, http)
@@ -202,13 +204,14 @@ class CredentialService:
         cache: CredentialCache | None = None,
         clock: Callable[[], float] = time.time,
         client: IdentityPoolClient | None = None,
+        deadline: float | None = None,
         advisory_refresh: float = 15 * 60,
         mandatory_refresh: float = 5 * 60,
     ) -> None:
         if not 0 <= mandatory_refresh <= advisory_refresh:
             raise ValueError("need 0 <= mandatory_refresh <= advisory_refresh")
         self._config = config
-        self._client = client or IdentityPoolClient(config, http, clock=clock)
+        self._client = client or IdentityPoolClient(config, http, clock=clock, deadline=deadline)
         self._cache: CredentialCache = cache or MemoryCredentialCache(clock=clock)
         self._clock = clock
         self._advisory = advisory_refresh
@@ -222,6 +225,7 @@ class CredentialService:
             weakref.WeakKeyDictionary()
         )
         self._logged: set[tuple[str, str]] = set()
+        self._known_identities: OrderedDict[str, str] = OrderedDict()
 
     @property
     def cache(self) -> CredentialCache:
@@ -267,7 +271,11 @@ class CredentialService:
         if guest is not None:
             self._expire_guest_cookie(state)
         if identity_id is None:
-            identity_id = await self._identity_for_login(state)
+            identity_id = self._known_identities.get(self._login_key(state))
+            if identity_id is not None:
+                self._keep_identity(state, identity_id)
+            else:
+                identity_id = await self._identity_for_login(state)
         key = _cache_key(identity_id, role_arn, authenticated=True)
         requested = identity_id
         creds = await self._obtain(
@@ -312,14 +320,17 @@ class CredentialService:
         return creds
 
     async def _identity_for_login(self, state: RequestState) -> str:
-        sub = str(state.user.sub or "")
         identity_id = await _single_flight(
             self._id_flights,
-            f"id|{sub}",
+            f"id|{self._login_key(state)}",
             lambda: self._with_fresh_token(state, self._client.get_id),
         )
         self._keep_identity(state, identity_id)
         return identity_id
+
+    @staticmethod
+    def _login_key(state: RequestState) -> str:
+        return str(state.user.sub or "")
 
     async def _fetch_for_user(
         self, state: RequestState, identity_id: str, role_arn: str | None
@@ -359,9 +370,18 @@ class CredentialService:
             raise IdentityPoolAuthError("MissingIdToken", "the session has ended")
         return {self._config.login_provider_key: state.session.id_token}
 
-    @staticmethod
-    def _keep_identity(state: RequestState, identity_id: str) -> None:
-        if state.session is not None and state.session.identity_id != identity_id:
+    def _keep_identity(self, state: RequestState, identity_id: str) -> None:
+        if state.session is None:
+            return
+        # Other sessions of the same user (other tabs racing the first answer, other devices)
+        # reuse the identity instead of each asking GetId; a stale entry is caught by
+        # ResourceNotFoundException and replaced.
+        login = self._login_key(state)
+        self._known_identities[login] = identity_id
+        self._known_identities.move_to_end(login)
+        while len(self._known_identities) > _KNOWN_IDENTITIES_MAX:
+            self._known_identities.popitem(last=False)
+        if state.session.identity_id != identity_id:
             state.update_session(identity_id=identity_id)
 
     # Guests -------------------------------------------------------------------------------

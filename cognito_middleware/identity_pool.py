@@ -138,9 +138,10 @@ def _json_body(response: httpx.Response) -> dict[str, Any]:
 class IdentityPoolClient:
     """Calls the identity pool at ``config.identity_endpoint_url`` (real or local Cognito).
 
-    ``clock`` measures the retry deadline; ``sleep`` and ``rng`` are injectable so tests can
-    run the backoff without waiting. Each attempt's timeout is ``config.http_timeout``, cut
-    short so that no call outlives ``deadline``.
+    ``deadline`` bounds a call with all its retries (default: twice ``config.http_timeout``);
+    each attempt's timeout is ``config.http_timeout``, cut short so that no call outlives the
+    deadline. ``clock`` measures it; ``sleep`` and ``rng`` are injectable so tests can run the
+    backoff without waiting.
     """
 
     def __init__(
@@ -149,7 +150,7 @@ class IdentityPoolClient:
         http: httpx.AsyncClient,
         *,
         clock: Callable[[], float],
-        deadline: float = 10.0,
+        deadline: float | None = None,
         base_delay: float = 0.1,
         max_delay: float = 2.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -166,7 +167,7 @@ class IdentityPoolClient:
         self._timeout = config.http_timeout
         self._http = http
         self._clock = clock
-        self._deadline = deadline
+        self._deadline = 2 * config.http_timeout if deadline is None else deadline
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._sleep = sleep
