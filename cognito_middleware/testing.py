@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from .local import LocalCognito, demo_seed
+from .local.keys import SigningKey
 from .local.seed import DEMO_PASSWORD
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "find_forms",
     "local_cognito",
     "local_cognito_app_url",
+    "local_cognito_signing_keys",
     "sign_in",
 ]
 
@@ -107,9 +109,18 @@ def local_cognito_app_url() -> str:
     return "http://127.0.0.1:8000"
 
 
+@pytest.fixture(scope="session")
+def local_cognito_signing_keys() -> tuple[SigningKey, SigningKey]:
+    """RSA keys generated once per test session and reused by every ``local_cognito``."""
+    return SigningKey.generate(), SigningKey.generate()
+
+
 @pytest.fixture
-def local_cognito(local_cognito_app_url: str) -> Iterator[LocalCognito]:
+def local_cognito(local_cognito_app_url: str,
+                  local_cognito_signing_keys: tuple[SigningKey, SigningKey],
+                  ) -> Iterator[LocalCognito]:
     """A demo-seeded local Cognito served on a free port for the duration of one test."""
-    cognito = LocalCognito(demo_seed(app_url=local_cognito_app_url))
+    cognito = LocalCognito(demo_seed(app_url=local_cognito_app_url),
+                           signing_keys=local_cognito_signing_keys)
     with cognito.serve():
         yield cognito

@@ -20,6 +20,7 @@ from .faults import Faults
 from .federation import Federation
 from .hosted_ui import HostedUI
 from .identity import TARGET_PREFIX, IdentityPool, IssuedCredentials, identity_error
+from .keys import SigningKey
 from .oauth import OAuthEndpoints, json_response
 from .pool import User, UserPool
 from .seed import GroupSeed, Seed, UserSeed, demo_seed
@@ -82,6 +83,9 @@ class LocalCognito:
                                      base_url=cognito.base_url) as client:
             ...
 
+    ``signing_keys`` (ID-token key, access-token key) reuses keys instead of generating them,
+    which saves test suites the RSA key generation; ``clock`` replaces ``time.time``.
+
     As a real server on a free port::
 
         with cognito.serve() as base_url:
@@ -89,7 +93,8 @@ class LocalCognito:
     """
 
     def __init__(self, seed: Seed | None = None, *, base_url: str = "http://127.0.0.1:9229",
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 signing_keys: tuple[SigningKey, SigningKey] | None = None) -> None:
         self.seed = copy.deepcopy(seed) if seed is not None else demo_seed()
         self.base_url = base_url.rstrip("/")
         self._clock = clock or time.time
@@ -97,7 +102,8 @@ class LocalCognito:
         self.calls: Counter[str] = Counter()
         """Calls per request path and per identity-pool operation name."""
         self._calls_lock = threading.Lock()
-        self.pool = UserPool(self.seed, clock=self.now, issuer=lambda: self.issuer)
+        self.pool = UserPool(self.seed, clock=self.now, issuer=lambda: self.issuer,
+                             keys=signing_keys)
         self.identity = IdentityPool(self, self.seed.identity_pool)
         self.federation = Federation(self)
         self.oauth = OAuthEndpoints(self)

@@ -56,9 +56,8 @@ class KeyRing:
     """The pool's keys: the current ID-token and access-token keys, plus retired keys still
     published after a rotation so that tokens already issued keep verifying."""
 
-    def __init__(self) -> None:
-        self.id_key = SigningKey.generate()
-        self.access_key = SigningKey.generate()
+    def __init__(self, keys: tuple[SigningKey, SigningKey] | None = None) -> None:
+        self.id_key, self.access_key = keys or (SigningKey.generate(), SigningKey.generate())
         self.retired: list[SigningKey] = []
 
     @property

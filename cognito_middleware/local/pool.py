@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .keys import KeyRing
+from .keys import KeyRing, SigningKey
 from .seed import ClientSeed, GroupSeed, ProviderSeed, Seed, UserSeed
 from .tokens import at_hash, encode_jwt, new_refresh_token
 
@@ -76,10 +76,11 @@ class UserPool:
     """Users, app clients and issued artefacts of one user pool. Thread-safe enough for a
     test thread mutating it while the server thread serves requests (one lock)."""
 
-    def __init__(self, seed: Seed, *, clock: Callable[[], float], issuer: Callable[[], str]):
+    def __init__(self, seed: Seed, *, clock: Callable[[], float], issuer: Callable[[], str],
+                 keys: tuple[SigningKey, SigningKey] | None = None):
         self.pool_id = seed.user_pool_id
         self.required_attributes = list(seed.required_attributes)
-        self.keys = KeyRing()
+        self.keys = KeyRing(keys)
         self._clock = clock
         self._issuer = issuer
         self.lock = threading.RLock()

@@ -57,5 +57,7 @@ def background_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
         yield host, bound_port
     finally:
         server.should_exit = True
+        # Open keep-alive connections would hold a graceful shutdown for no benefit here.
+        server.force_exit = True
         thread.join(timeout=5)
         sock.close()

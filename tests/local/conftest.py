@@ -6,7 +6,11 @@ import httpx
 import pytest
 
 from cognito_middleware.local import LocalCognito
-from cognito_middleware.testing import local_cognito, local_cognito_app_url  # noqa: F401
+from cognito_middleware.testing import (  # noqa: F401
+    local_cognito,
+    local_cognito_app_url,
+    local_cognito_signing_keys,
+)
 
 
 @pytest.fixture
