@@ -405,6 +405,26 @@ async def test_user_identity_is_kept_in_the_session(env: Env) -> None:
     assert env.pool.count("GetCredentialsForIdentity") == 1
 
 
+async def test_other_sessions_of_a_user_reuse_the_identity(env: Env) -> None:
+    first = await env.service.get(env.user())
+    other_device = env.user()
+    assert (await env.service.get(other_device)) == first
+    assert other_device.session is not None
+    assert other_device.session.identity_id == first.identity_id
+    assert env.pool.count("GetId") == 1
+
+
+async def test_a_remembered_identity_that_vanished_is_replaced(env: Env) -> None:
+    first = await env.service.get(env.user())
+    del env.pool.identities[first.identity_id]
+    await env.service.cache.delete(f"auth|{first.identity_id}|")
+    state = env.user()
+    creds = await env.service.get(state)
+    assert creds.identity_id != first.identity_id
+    assert state.session is not None and state.session.identity_id == creds.identity_id
+    assert await env.service.get(env.user()) == creds
+
+
 async def test_bearer_users_cannot_get_credentials(env: Env) -> None:
     state = env.user()
     state.session = None

@@ -392,3 +392,18 @@ def test_identity_pool_must_be_configured() -> None:
 def test_endpoint_defaults_to_the_pool_region() -> None:
     config = make_config(identity_endpoint=None)
     assert config.identity_endpoint_url == "https://cognito-identity.eu-west-1.amazonaws.com/"
+
+
+async def test_deadline_defaults_to_twice_the_http_timeout() -> None:
+    clock = Clock()
+    client = IdentityPoolClient(
+        make_config(http_timeout=1.5),
+        httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda r: error(400, "TooManyRequestsException"))
+        ),
+        clock=clock, sleep=clock.sleep, rng=lambda: 1.0,
+    )
+    with pytest.raises(IdentityPoolThrottledError):
+        await client.get_id()
+    # 0.1 + 0.2 + 0.4 + 0.8 s waited; the next 1.6 s would end past the 3 s deadline.
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]
