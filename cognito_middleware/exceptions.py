@@ -9,7 +9,9 @@
     │   ├── ExpiredTokenError           ``exp`` is past (beyond the leeway)
     │   └── ClaimError                  a claim is missing or has the wrong value
     ├── CognitoUnavailableError         Cognito did not answer in time (JWKS, token, identity)
-    │   └── JWKSUnavailableError        the key set could not be fetched
+    │   ├── JWKSUnavailableError        the key set could not be fetched
+    │   └── SessionStoreUnavailableError  the session store (Redis) did not answer
+    ├── SessionTooLargeError            the session does not fit in the cookies (use Redis)
     ├── OAuthError                      the OAuth flow failed
     │   ├── CallbackError               the callback was refused (state, error from Cognito, ...)
     │   └── TokenEndpointError          ``/oauth2/token`` or ``/oauth2/revoke`` answered an error
@@ -43,6 +45,8 @@ __all__ = [
     "MalformedTokenError",
     "OAuthError",
     "RoleNotAllowedError",
+    "SessionStoreUnavailableError",
+    "SessionTooLargeError",
     "TokenEndpointError",
     "TokenError",
 ]
@@ -117,6 +121,26 @@ class JWKSUnavailableError(CognitoUnavailableError):
 
     def __init__(self, detail: str) -> None:
         super().__init__("JWKS", detail)
+
+
+class SessionStoreUnavailableError(CognitoUnavailableError):
+    """The server-side session store (Redis) could not be reached or timed out."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("session store", detail)
+
+
+class SessionTooLargeError(CognitoError, ValueError):
+    """The sealed session needs more cookies than allowed: ``size`` bytes. Use a server-side
+    store (``COGNITO_SESSION_STORE``)."""
+
+    def __init__(self, size: int, max_chunks: int) -> None:
+        super().__init__(
+            f"the sealed session is {size} bytes, more than {max_chunks} cookies can carry; "
+            "use the memory or Redis session store (COGNITO_SESSION_STORE)"
+        )
+        self.size = size
+        self.max_chunks = max_chunks
 
 
 class OAuthError(CognitoError):

@@ -6,8 +6,9 @@ Every store implements :class:`SessionStore`; :func:`build_session_store` picks 
 
 from __future__ import annotations
 
+from ..exceptions import SessionStoreUnavailableError, SessionTooLargeError
 from .base import CookieSettings, SessionData, SessionStore
-from .cookie import CookieSessionStore, SessionTooLargeError
+from .cookie import CookieSessionStore
 from .factory import build_session_store
 from .memory import MemorySessionStore
 from .redis_store import RedisSessionStore
@@ -19,6 +20,7 @@ __all__ = [
     "RedisSessionStore",
     "SessionData",
     "SessionStore",
+    "SessionStoreUnavailableError",
     "SessionTooLargeError",
     "build_session_store",
 ]

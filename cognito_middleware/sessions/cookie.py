@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from .._seal import Sealer
-from ..exceptions import CognitoError
+from ..exceptions import SessionTooLargeError
 from ._common import (
     LRU,
     SecretsArg,
@@ -32,7 +32,7 @@ from ._common import (
 from .base import CookieSettings, SessionData
 from .codec import decode_session, encode_session
 
-__all__ = ["MAX_CHUNKS", "MAX_COOKIE_BYTES", "CookieSessionStore", "SessionTooLargeError"]
+__all__ = ["MAX_CHUNKS", "MAX_COOKIE_BYTES", "CookieSessionStore"]
 
 MAX_COOKIE_BYTES = 4000
 """``name=value`` of each chunk stays under this; with the flags, under 4096 bytes."""
@@ -45,17 +45,6 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _UNUSED_BITS = {0: 1, 2: 16, 3: 4}
 """Unpadded base64url of n bytes ends in a character whose low bits are zero; the divisor."""
 _NONCE_AND_TAG = 12 + 16
-
-
-class SessionTooLargeError(CognitoError, ValueError):
-    """The session does not fit in :data:`MAX_CHUNKS` cookies: use a server-side store."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(
-            f"the sealed session is {size} bytes, more than {MAX_CHUNKS} cookies can carry; "
-            "use the memory or Redis session store (COGNITO_SESSION_STORE)"
-        )
-        self.size = size
 
 
 class CookieSessionStore:
@@ -160,7 +149,7 @@ class CookieSessionStore:
         length = math.ceil((len(plain) + _NONCE_AND_TAG) * 4 / 3)
         count = max(1, math.ceil(length / self._chunk_size))
         if count > MAX_CHUNKS:
-            raise SessionTooLargeError(length)
+            raise SessionTooLargeError(length, MAX_CHUNKS)
         text = self._sealer.seal(plain, self._associated(count))
         size = self._chunk_size
         chunks = [text[i : i + size] for i in range(0, len(text), size)]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .._seal import Sealer
+from ..exceptions import SessionStoreUnavailableError
 from ._common import SecretsArg, deadline
 from ._server import ServerSideStore
 from .base import CookieSettings, SessionData
@@ -20,6 +21,16 @@ from .codec import decode_session, encode_session
 __all__ = ["RedisSessionStore"]
 
 _CONNECT_TIMEOUT = 5.0
+T = TypeVar("T")
+
+
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:
+        return (OSError, TimeoutError)
+    return (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 
 
 class RedisClient(Protocol):
@@ -40,7 +51,8 @@ class RedisSessionStore(ServerSideStore):
 
     Entries are sealed with AES-GCM (key derived from the session secrets, the Redis key as
     associated data), so tokens are not readable at rest and an entry cannot be moved to
-    another key. Sign-out deletes the entry.
+    another key. Sign-out deletes the entry. When Redis cannot be reached (or times out) the
+    store raises :class:`~cognito_middleware.exceptions.SessionStoreUnavailableError`.
 
     Example::
 
@@ -72,6 +84,7 @@ class RedisSessionStore(ServerSideStore):
         self._owns_client = owns_client
         self._prefix = key_prefix
         self._sealer = Sealer(self._secrets, "session-redis")
+        self._outage = _outage_errors()
 
     @classmethod
     def from_url(
@@ -113,9 +126,15 @@ class RedisSessionStore(ServerSideStore):
     def _key(self, session_id: str) -> str:
         return self._prefix + session_id
 
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except self._outage as exc:
+            raise SessionStoreUnavailableError(type(exc).__name__) from exc
+
     async def _get(self, session_id: str) -> SessionData | None:
         key = self._key(session_id)
-        raw = await self._client.get(key)
+        raw = await self._call(self._client.get(key))
         if raw is None:
             return None
         text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
@@ -131,13 +150,13 @@ class RedisSessionStore(ServerSideStore):
         key = self._key(session.session_id)
         ttl = deadline(session, self._idle, self._absolute) - self._clock()
         if ttl <= 0:
-            await self._client.delete(key)
+            await self._call(self._client.delete(key))
             return
         sealed = self._sealer.seal(encode_session(session), key.encode())
-        await self._client.set(key, sealed, px=math.ceil(ttl * 1000))
+        await self._call(self._client.set(key, sealed, px=math.ceil(ttl * 1000)))
 
     async def _delete(self, session_id: str) -> None:
-        await self._client.delete(self._key(session_id))
+        await self._call(self._client.delete(self._key(session_id)))
 
     async def aclose(self) -> None:
         """Close the connection pool if this store created it (:meth:`from_url`)."""

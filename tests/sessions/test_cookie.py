@@ -10,10 +10,15 @@ import pytest
 from cognito_middleware._seal import Sealer
 from cognito_middleware.config import Secret
 from cognito_middleware.exceptions import ConfigurationError
-from cognito_middleware.sessions import CookieSessionStore, CookieSettings, SessionData
+from cognito_middleware.sessions import (
+    CookieSessionStore,
+    CookieSettings,
+    SessionData,
+    SessionTooLargeError,
+)
 from cognito_middleware.sessions import cookie as cookie_module
 from cognito_middleware.sessions.codec import decode_session, encode_session
-from cognito_middleware.sessions.cookie import MAX_CHUNKS, SessionTooLargeError
+from cognito_middleware.sessions.cookie import MAX_CHUNKS
 
 from .conftest import SECRET
 from .helpers import Clock, Jar, make_session, parse_set_cookie, token_fragments

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator
 
 import pytest
 from redis import asyncio as aioredis
 
-from cognito_middleware.sessions import RedisSessionStore
+from cognito_middleware.exceptions import CognitoUnavailableError
+from cognito_middleware.sessions import RedisSessionStore, SessionStoreUnavailableError
 
 from .conftest import SECRET
 from .helpers import Clock, Jar, make_session, token_fragments
@@ -121,3 +123,22 @@ def test_missing_redis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     with pytest.raises(ImportError, match=r"cognito-middleware\[redis\]"):
         RedisSessionStore.from_url("redis://localhost:6379/0", SECRET)
+
+
+async def test_an_unreachable_redis_is_a_clear_error(
+    store: RedisSessionStore, clock: Clock
+) -> None:
+    session = make_session(clock())
+    jar = Jar().apply(await store.save(session, {}))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead = RedisSessionStore.from_url(f"redis://127.0.0.1:{port}/0", SECRET, clock=clock)
+    try:
+        for attempt in (dead.load(jar), dead.save(session, {}), dead.clear(jar)):
+            with pytest.raises(SessionStoreUnavailableError) as info:
+                await attempt
+            assert isinstance(info.value, CognitoUnavailableError)
+            assert SECRET not in str(info.value)
+    finally:
+        await dead.aclose()
