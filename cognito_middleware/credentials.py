@@ -35,17 +35,16 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
-from urllib.parse import quote
 
 import httpx
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
 from .config import CognitoConfig
-from .context import RequestState, get_state
+from .context import SCOPE_KEY, RequestState, get_state
 from .cookies import expire_cookie, set_cookie
 from .exceptions import (
     CognitoUnavailableError,
@@ -55,8 +54,9 @@ from .exceptions import (
     IdentityPoolThrottledError,
     RoleNotAllowedError,
 )
+from .guards import Decision, Outcome, deny, login_url
 from .identity_pool import AWSCredentials, IdentityPoolClient
-from .responses import error_response, is_browser_navigation
+from .responses import error_response
 
 if TYPE_CHECKING:
     from boto3.session import Session as Boto3Session
@@ -302,8 +302,12 @@ class CredentialService:
             return creds
 
         try:
+            # Keyed by the login too: two users presenting one guest cookie must never
+            # share an answer.
             creds = await _single_flight(
-                self._credential_flights, f"link|{guest_id}|{role_arn or ''}", link
+                self._credential_flights,
+                f"link|{self._login_key(state)}|{guest_id}|{role_arn or ''}",
+                link,
             )
         except IdentityPoolAuthError as exc:
             if _LOGINS_MISMATCH not in exc.message.lower():
@@ -649,22 +653,14 @@ CREDENTIALS_EXCEPTION_HANDLERS = {
 
 
 def _login_url(scope: Scope) -> str:
-    state = scope.get("cognito")
-    prefix = state.config.auth_prefix if isinstance(state, RequestState) else "/auth"
-    target = scope.get("path", "/")
-    query = scope.get("query_string", b"")
-    if query:
-        target += "?" + query.decode("latin-1")
-    return f"{prefix}/login?next={quote(target, safe='')}"
+    state = scope.get(SCOPE_KEY)
+    if isinstance(state, RequestState):
+        return login_url(scope, state.config)
+    return "/auth/login"
 
 
 def _sign_in_required(scope: Scope) -> Response:
-    if is_browser_navigation(scope):
-        return RedirectResponse(_login_url(scope), status_code=303)
-    return error_response(
-        scope, 401, "login_required", "Sign in to use this page.",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    return deny(scope, Decision(Outcome.LOGIN_REQUIRED))
 
 
 def requires_role(role_arn: str) -> Callable[[F], F]:
@@ -675,7 +671,8 @@ def requires_role(role_arn: str) -> Callable[[F], F]:
             creds = await get_aws_credentials(request, role_arn=EDITOR)
             ...
 
-    Guests get a 303 to the sign-in page (browser navigation) or a 401; signed-in users
+    Guests are sent to sign in as the path guards do (a 303 to the sign-in page for a browser
+    navigation, following ``config.login_redirect``, else a 401); signed-in users
     without the role in ``cognito:roles`` a 403. Credentials errors raised by the endpoint are
     answered as :func:`credentials_error_response` does. The endpoint needs a ``request`` (or
     ``websocket``) parameter; it works for Starlette routes and FastAPI path operations.
@@ -725,10 +722,11 @@ def aws_credentials_dependency(
 
     async def dependency(request: Request) -> AWSCredentials:
         if role_arn is not None and not get_state(request).user.is_authenticated:
-            if is_browser_navigation(request.scope):
-                raise HTTPException(303, headers={"Location": _login_url(request.scope)})
+            refusal = _sign_in_required(request.scope)
+            if refusal.status_code == 303:
+                raise HTTPException(303, headers={"Location": refusal.headers["location"]})
             raise HTTPException(
-                401, "Sign in to use this page.", headers={"WWW-Authenticate": "Bearer"}
+                401, "Sign in to continue.", headers={"WWW-Authenticate": "Bearer"}
             )
         try:
             return await get_aws_credentials(request, role_arn)

@@ -506,6 +506,22 @@ async def test_guest_cookie_of_another_user_is_not_linked(env: Env) -> None:
     assert any("Max-Age=0" in h for h in state.set_cookies)
 
 
+async def test_two_users_with_one_guest_cookie_never_share_credentials(env: Env) -> None:
+    env.pool.roles["bob"] = set()
+    visit = env.guest()
+    await env.service.get(visit)
+    cookies = env.guest_cookie(visit)
+    env.pool.delay = 0.02
+    alice = env.user("alice", cookies=cookies)
+    bob = env.user("bob", roles=(), cookies=cookies)
+    a, b = await asyncio.gather(env.service.get(alice), env.service.get(bob))
+    assert a.identity_id != b.identity_id
+    assert env.pool.identities[a.identity_id] == "alice"
+    assert env.pool.identities[b.identity_id] == "bob"
+    assert alice.session and alice.session.identity_id == a.identity_id
+    assert bob.session and bob.session.identity_id == b.identity_id
+
+
 async def test_leftover_guest_cookie_is_expired_for_a_known_identity(env: Env) -> None:
     visit = env.guest()
     await env.service.get(visit)
