@@ -244,17 +244,17 @@ class Seed:
         return dataclasses.asdict(self)
 
 
-_NESTED: dict[str, type[Any]] = {
-    "users": UserSeed,
-    "groups": GroupSeed,
-    "clients": ClientSeed,
-    "resource_servers": ResourceServerSeed,
-    "providers": ProviderSeed,
-    "identity_pool": IdentityPoolSeed,
-    "role_mapping": RoleMappingSeed,
-    "rules": RoleMappingRule,
+_NESTED: dict[tuple[type[Any], str], type[Any]] = {
+    (Seed, "users"): UserSeed,
+    (Seed, "groups"): GroupSeed,
+    (Seed, "clients"): ClientSeed,
+    (Seed, "resource_servers"): ResourceServerSeed,
+    (Seed, "providers"): ProviderSeed,
+    (Seed, "identity_pool"): IdentityPoolSeed,
+    (ProviderSeed, "users"): IdpUserSeed,
+    (IdentityPoolSeed, "role_mapping"): RoleMappingSeed,
+    (RoleMappingSeed, "rules"): RoleMappingRule,
 }
-_PROVIDER_USERS = IdpUserSeed
 
 
 def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
@@ -266,7 +266,7 @@ def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
         raise SeedError(f"{where}: unknown keys {sorted(unknown)}")
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        nested = _PROVIDER_USERS if (cls is ProviderSeed and key == "users") else _NESTED.get(key)
+        nested = _NESTED.get((cls, key))
         if nested is not None and value is not None:
             if isinstance(value, Sequence) and not isinstance(value, str):
                 value = [_build(nested, v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
