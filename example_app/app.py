@@ -186,7 +186,8 @@ background:#f5f7fa}
 header{background:#1d2330;color:#fff;padding:.75rem 1.5rem;display:flex;
 align-items:center;gap:1.5rem;flex-wrap:wrap}
 header a{color:#cfe0ff;text-decoration:none}header a:hover{text-decoration:underline}
-header .brand{font-weight:600;color:#fff}header nav{display:flex;gap:1rem;flex:1}
+header .brand{font-weight:600;color:#fff}header nav{display:flex;gap:1rem;flex:1;
+flex-wrap:wrap}header .who{display:flex;gap:1rem;white-space:nowrap}
 header form{display:inline;margin:0}
 main{max-width:52rem;margin:2rem auto;padding:0 1.5rem}
 h1{font-size:1.6rem;margin-top:0}
@@ -238,7 +239,8 @@ class _Pages:
             '</head><body><header><a class="brand" href="/">cognito-middleware demo</a><nav>'
             '<a href="/guest">Guest</a><a href="/profile">Profile</a><a href="/admin">Admin</a>'
             '<a href="/api/me">/api/me</a><a href="/api/aws/identity">/api/aws/identity</a>'
-            f'<a href="/starlette/whoami">/starlette/whoami</a></nav>{who}</header>'
+            f'<a href="/starlette/whoami">/starlette/whoami</a></nav><div class="who">{who}</div>'
+            "</header>"
             f"<main><h1>{_e(title)}</h1>{body}</main></body></html>"
         )
         # Pages show per-user data: never let a shared cache keep them.

@@ -1,0 +1,182 @@
+"""The demo app: its pages and APIs in process, and ``python -m example_app`` as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, suppress
+
+import httpx
+import pytest
+from starlette.types import ASGIApp, Message
+
+from cognito_middleware.local import LocalCognito, demo_seed
+from cognito_middleware.local.seed import DEMO_PASSWORD
+from example_app import create_app, demo_config
+from example_app.__main__ import demo_users_of
+
+APP_URL = "http://127.0.0.1:8000"
+HTML = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def cognito() -> Iterator[LocalCognito]:
+    cognito = LocalCognito(demo_seed(app_url=APP_URL))
+    with cognito.serve(host="127.0.0.1", port=0):
+        yield cognito
+
+
+@asynccontextmanager
+async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
+    """Run the app's startup and shutdown (which closes the middleware's HTTP client)."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    outbox: asyncio.Queue[Message] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, outbox.put))  # type: ignore[arg-type]
+    await inbox.put({"type": "lifespan.startup"})
+    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
+        await task
+
+
+@pytest.fixture
+async def client(cognito: LocalCognito) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        demo_config(cognito.env(app_url=APP_URL)),
+        demo_users=demo_users_of(demo_seed(app_url=APP_URL)),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with lifespan(app), httpx.AsyncClient(transport=transport, base_url=APP_URL) as client:
+        yield client
+
+
+async def test_home_offers_sign_in_and_lists_the_demo_users(client: httpx.AsyncClient) -> None:
+    response = await client.get("/", headers=HTML)
+    assert response.status_code == 200
+    page = response.text
+    assert 'id="sign-in"' in page
+    assert "/auth/login?next=%2Fprofile&amp;provider=AzureAD" in page
+    for name in ("alice", "bob", "carol@contoso.example", DEMO_PASSWORD):
+        assert name in page
+
+
+async def test_api_me_is_401_json_for_anonymous_callers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/me", headers=JSON)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["error"] == "login_required"
+
+
+@pytest.mark.parametrize("path", ["/profile", "/admin"])
+async def test_protected_pages_send_browsers_to_sign_in(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers=HTML)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/auth/login?next=%2F{path[1:]}"
+
+
+async def test_starlette_route_guarded_by_decorator(client: httpx.AsyncClient) -> None:
+    response = await client.get("/starlette/whoami", headers=JSON)
+    assert response.status_code == 401
+
+
+async def test_guest_gets_credentials_without_their_secret_parts(
+    client: httpx.AsyncClient, cognito: LocalCognito
+) -> None:
+    response = await client.get("/api/aws/identity", headers=JSON)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"identity_id", "access_key_id", "expiration", "role", "authenticated"}
+    assert body["authenticated"] is False
+    # The identity pool chose the role; the emulator says which one it handed out.
+    assert body["role"] is None
+    issued = {c.access_key_id: c for c in cognito.credentials_issued}[body["access_key_id"]]
+    assert issued.role_arn.endswith(":role/demo-guest")
+    assert issued.identity_id == body["identity_id"]
+    assert body["expiration"].endswith("Z")
+    page = await client.get("/guest", headers=HTML)
+    assert page.status_code == 200
+    assert body["identity_id"] in page.text
+    assert "unauthenticated role" in page.text
+    for word in ("SecretKey", "secret_access_key", "SessionToken", "session_token"):
+        assert word not in page.text and word not in response.text
+
+
+# python -m example_app --------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _lines(stream: object, out: queue.Queue[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        out.put(line)
+
+
+def test_python_m_example_app_starts_cognito_and_the_app() -> None:
+    port, cognito_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+        [sys.executable, "-m", "example_app", "--port", str(port),
+         "--cognito-port", str(cognito_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    output: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_lines, args=(process.stdout, output), daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        app_url = f"http://127.0.0.1:{port}"
+        while not any(app_url in line for line in seen):
+            assert process.poll() is None, "".join(seen)
+            assert time.monotonic() < deadline, "".join(seen)
+            with suppress(queue.Empty):
+                seen.append(output.get(timeout=0.5))
+        while True:
+            try:
+                response = httpx.get(app_url + "/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "".join(seen)
+                assert time.monotonic() < deadline, "".join(seen)
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert "alice" in response.text
+        while not output.empty():
+            seen.append(output.get())
+        text = "".join(seen)
+        assert f"http://127.0.0.1:{cognito_port}" in text
+        assert "alice" in text and "bob" in text and DEMO_PASSWORD in text
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        reader.join(5)
+        assert process.stdout is not None
+        process.stdout.close()
