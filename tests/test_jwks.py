@@ -257,7 +257,8 @@ OUTAGES: dict[str, Handler] = {
         200, json.dumps({"keys": [{**JWK_A, "use": "enc"}, {"kty": "oct", "k": "c2VjcmV0"}]}
                         ).encode()
     ),
-    "too-large": answer(200, b'{"keys": [], "pad": "' + b"x" * 300_000 + b'"}'),
+    "too-large": answer(200, json.dumps({"keys": [JWK_A], "pad": "x" * 300_000}).encode()),
+    "http-500-with-a-key-set": answer(500, json.dumps({"keys": [JWK_A, JWK_B]}).encode()),
     "deeply-nested": answer(200, b"[" * 100_000),
 }
 

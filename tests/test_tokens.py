@@ -259,10 +259,11 @@ async def test_a_missing_alg_is_refused(verifier: TokenVerifier) -> None:
 
 
 async def test_an_rs256_header_with_an_empty_signature_is_refused(
-    verifier: TokenVerifier,
+    verifier: TokenVerifier, issuer: Issuer
 ) -> None:
     with pytest.raises(InvalidSignatureError):
         await verifier.verify_id_token(forge({"kid": ID_KEY.kid, "alg": "RS256"}, id_claims()))
+    assert issuer.requests == []  # refused before any key lookup
 
 
 @pytest.mark.parametrize(
@@ -718,6 +719,18 @@ async def test_the_size_cap_applies_before_any_decoding(
         capped.unverified_claims(token)
 
 
+class Unhashable(str):
+    def __hash__(self) -> int:
+        raise AssertionError("an oversized token was hashed")
+
+
+async def test_an_oversized_bearer_token_is_not_looked_up(verifier: TokenVerifier) -> None:
+    with pytest.raises(MalformedTokenError):
+        await verifier.verify_bearer(Unhashable("a" * 20_000))
+    with pytest.raises(MalformedTokenError):
+        verifier.unverified_claims(Unhashable("a" * 20_000))
+
+
 async def test_the_default_cap_is_16_kib(verifier: TokenVerifier) -> None:
     padded = sign(id_claims(pad="x" * 11_000))
     assert len(padded) < 16_384
@@ -826,6 +839,9 @@ async def test_memoised_claims_cannot_be_changed_by_a_caller(verifier: TokenVeri
     token = sign(access_claims(), ACCESS_KEY)
     claims = await verifier.verify_bearer(token)
     claims["username"] = "mallory"
+    hit = await verifier.verify_bearer(token)
+    assert hit["username"] == "alice"
+    hit["username"] = "mallory"
     assert (await verifier.verify_bearer(token))["username"] == "alice"
 
 
