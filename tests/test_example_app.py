@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message
 
 from cognito_middleware.local import LocalCognito, demo_seed
 from cognito_middleware.local.seed import DEMO_PASSWORD
+from cognito_middleware.testing import sign_in
 from example_app import create_app, demo_config
 from example_app.__main__ import demo_users_of
 
@@ -114,6 +115,48 @@ async def test_guest_gets_credentials_without_their_secret_parts(
     assert "unauthenticated role" in page.text
     for word in ("SecretKey", "secret_access_key", "SessionToken", "session_token"):
         assert word not in page.text and word not in response.text
+
+
+async def _sign_in(client: httpx.AsyncClient, cognito: LocalCognito, username: str) -> None:
+    login = await client.get("/auth/login?next=/profile", headers=HTML)
+    assert login.status_code == 302
+    async with httpx.AsyncClient(base_url=cognito.base_url) as browser:
+        done = await sign_in(browser, login.headers["location"], username, DEMO_PASSWORD)
+    callback = done.headers["location"]
+    assert callback.startswith(f"{APP_URL}/auth/callback?")
+    landed = await client.get(callback, headers=HTML)
+    assert landed.status_code == 303, landed.text
+    assert landed.headers["location"] == "/profile"
+
+
+async def test_signed_in_user_without_the_admin_group(
+    client: httpx.AsyncClient, cognito: LocalCognito
+) -> None:
+    await _sign_in(client, cognito, "bob")
+    me = (await client.get("/api/me", headers=JSON)).json()
+    assert (me["username"], me["groups"], me["identity_provider"]) == ("bob", ["users"], None)
+    profile = await client.get("/profile", headers=HTML)
+    assert profile.status_code == 200
+    assert '<code id="username">bob</code>' in profile.text
+    assert (await client.get("/admin", headers=HTML)).status_code == 403
+    whoami = await client.get("/starlette/whoami", headers=JSON)
+    assert whoami.json() == {"username": "bob", "groups": ["users"]}
+    creds = (await client.get("/api/aws/identity", headers=JSON)).json()
+    assert creds["authenticated"] is True
+    assert creds["role"].endswith(":role/demo-users")
+    issued = {c.access_key_id: c for c in cognito.credentials_issued}[creds["access_key_id"]]
+    assert (issued.role_arn, issued.authenticated) == (creds["role"], True)
+
+
+async def test_admin_page_and_sign_out(client: httpx.AsyncClient, cognito: LocalCognito) -> None:
+    await _sign_in(client, cognito, "alice")
+    admin = await client.get("/admin", headers=HTML)
+    assert admin.status_code == 200
+    assert 'id="admin-panel"' in admin.text
+    out = await client.post("/auth/logout", headers=HTML)
+    assert out.status_code == 303
+    assert out.headers["location"].startswith(f"{cognito.base_url}/logout?")
+    assert (await client.get("/api/me", headers=JSON)).status_code == 401
 
 
 # python -m example_app --------------------------------------------------------------------
