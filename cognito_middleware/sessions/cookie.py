@@ -146,15 +146,19 @@ class CookieSessionStore:
     def seal(self, session: SessionData) -> tuple[str, ...]:
         """The chunk cookie values of ``session`` (what :meth:`save` sends), in order."""
         plain = encode_session(session)
-        length = math.ceil((len(plain) + _NONCE_AND_TAG) * 4 / 3)
-        count = max(1, math.ceil(length / self._chunk_size))
-        if count > MAX_CHUNKS:
-            raise SessionTooLargeError(length, MAX_CHUNKS)
-        text = self._sealer.seal(plain, self._associated(count))
         size = self._chunk_size
-        chunks = [text[i : i + size] for i in range(0, len(text), size)]
-        if len(chunks) != count:  # pragma: no cover - the length formula is exact
-            raise AssertionError("sealed length differs from the computed length")
+        length = math.ceil((len(plain) + _NONCE_AND_TAG) * 4 / 3)
+        # The count is sealed in, so it is predicted from the sealed length; the seal is
+        # redone (once: its length does not depend on the count) if the prediction was off.
+        count = max(1, math.ceil(length / size))
+        while True:
+            if count > MAX_CHUNKS:
+                raise SessionTooLargeError(length, MAX_CHUNKS)
+            text = self._sealer.seal(plain, self._associated(count))
+            chunks = [text[i : i + size] for i in range(0, len(text), size)]
+            if len(chunks) == count:
+                break
+            count, length = len(chunks), len(text)
         chunks[0] = f"{count}.{chunks[0]}"
         return tuple(chunks)
 

@@ -370,3 +370,16 @@ async def test_session_cookie_by_default(store: CookieSessionStore, clock: Clock
         attrs = parse_set_cookie(header)[2]
         assert "max-age" not in attrs
         assert "expires" not in attrs
+
+
+@pytest.mark.parametrize("error", [-2000, 2000])
+async def test_a_wrong_size_prediction_is_corrected(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch, error: int
+) -> None:
+    monkeypatch.setattr(cookie_module, "_NONCE_AND_TAG", 28 + error)
+    store = CookieSessionStore(SECRET, clock=clock)
+    for groups in (0, 50):
+        session = make_session(clock(), groups=groups)
+        jar = await saved(store, session)
+        assert jar[chunk(0)].startswith(f"{len(jar)}.")
+        assert await CookieSessionStore(SECRET, clock=clock).load(jar) == session
