@@ -7,19 +7,20 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urljoin
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cognito_middleware.config import CognitoConfig
 from cognito_middleware.credentials import (
@@ -27,6 +28,7 @@ from cognito_middleware.credentials import (
     get_aws_credentials,
     requires_role,
 )
+from cognito_middleware.fastapi import AWSCredentials, aws_credentials_dependency
 from cognito_middleware.local import LocalCognito, demo_seed
 from cognito_middleware.local.seed import DEMO_ACCOUNT, DEMO_PASSWORD, Seed
 from cognito_middleware.local.server import background_server
@@ -166,8 +168,35 @@ class Site:
                 assert secret not in text
 
 
+def starlette_app() -> ASGIApp:
+    return Starlette(
+        routes=[Route("/", home), Route("/creds", credentials), Route("/admin", admin)],
+        exception_handlers=CREDENTIALS_EXCEPTION_HANDLERS,
+    )
+
+
+def fastapi_app() -> ASGIApp:
+    app = FastAPI()
+
+    @app.get("/creds")
+    async def creds(
+        creds: Annotated[AWSCredentials, Depends(aws_credentials_dependency())],
+    ) -> dict[str, Any]:
+        return {"identity_id": creds.identity_id, "role_arn": creds.role_arn}
+
+    @app.get("/admin")
+    async def admin(
+        creds: Annotated[AWSCredentials, Depends(aws_credentials_dependency(ADMIN_ROLE))],
+    ) -> dict[str, Any]:
+        return {"identity_id": creds.identity_id, "role_arn": creds.role_arn}
+
+    return app
+
+
 @contextmanager
-def serve_site(seed: Seed | None = None, **overrides: Any) -> Iterator[Site]:
+def serve_site(
+    seed: Seed | None = None, app: Callable[[], ASGIApp] = starlette_app, **overrides: Any
+) -> Iterator[Site]:
     cognito = LocalCognito(seed or demo_seed())
     deferred = Deferred()
     clock = Clock()
@@ -176,11 +205,9 @@ def serve_site(seed: Seed | None = None, **overrides: Any) -> Iterator[Site]:
         url = f"http://{host}:{port}"
         cognito.register_callback(cognito.client_id, f"{url}/auth/callback", f"{url}/")
         config = CognitoConfig.from_env(cognito.env(app_url=url), **overrides)
-        app = Starlette(
-            routes=[Route("/", home), Route("/creds", credentials), Route("/admin", admin)],
-            exception_handlers=dict(CREDENTIALS_EXCEPTION_HANDLERS),
+        deferred.app = CognitoAuthMiddleware(
+            app(), config=config, clock=clock, transport=transport
         )
-        deferred.app = CognitoAuthMiddleware(app, config=config, clock=clock, transport=transport)
         try:
             yield Site(cognito, url, clock, transport)
         finally:
@@ -425,3 +452,24 @@ async def test_credentials_are_refreshed_before_they_expire(site: Site) -> None:
     assert second["access_key_id"] != first["access_key_id"]
     assert second["expiration"] > first["expiration"]
     assert site.calls(GET_CREDENTIALS) == 2
+
+
+async def test_fastapi_dependency_end_to_end(caplog: pytest.LogCaptureFixture) -> None:
+    with serve_site(app=fastapi_app) as site:
+        async with site.browser() as browser:
+            guest = await browser.get("/creds")
+            assert guest.status_code == 200, guest.text
+            assert guest_cookie_headers(guest)
+            assert (await browser.get("/admin")).status_code == 401
+            await site.sign_in(browser, "alice")
+            admin = await browser.get("/admin")
+            assert admin.status_code == 200, admin.text
+            assert admin.json() == {"identity_id": guest.json()["identity_id"],
+                                    "role_arn": ADMIN_ROLE}
+        async with site.browser() as bob:
+            await site.sign_in(bob, "bob")
+            refused = await bob.get("/admin")
+            assert refused.status_code == 403
+            assert "IAM role" in refused.json()["detail"]
+        assert [c.role_arn for c in site.cognito.credentials_issued] == [GUEST_ROLE, ADMIN_ROLE]
+        site.assert_no_secret_leaked(caplog)
