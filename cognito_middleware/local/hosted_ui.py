@@ -67,7 +67,7 @@ class HostedUI:
                 user = self.pool.user(session.username)
                 assert user is not None
                 return complete_sign_in(self.cognito, req, user, auth_time=session.auth_time)
-            return self._form(request, req)
+            return self._form(request, req, username=req.params.get("login_hint", ""))
         if "COGNITO" not in req.client.identity_providers:
             return req.error("unauthorized_client")
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))

@@ -27,6 +27,12 @@ async def test_authorize_redirects_to_login_form(client: httpx.AsyncClient) -> N
     assert "Sign in with Microsoft (simulated Azure AD)" in page.text
 
 
+async def test_login_hint_prefills_the_username(client: httpx.AsyncClient) -> None:
+    response = await client.get(authorize_url(login_hint="bob"))
+    page = await client.get(response.headers["location"])
+    assert find_forms(page.text)[0].fields["username"] == "bob"
+
+
 async def test_sign_in_redirects_with_code_and_state(local_cognito: LocalCognito,
                                                      client: httpx.AsyncClient) -> None:
     response = await sign_in(client, authorize_url(), "alice", DEMO_PASSWORD)
