@@ -149,7 +149,7 @@ class RedisSessionStore(ServerSideStore):
     async def _put(self, session: SessionData) -> None:
         key = self._key(session.session_id)
         ttl = deadline(session, self._idle, self._absolute) - self._clock()
-        if ttl <= 0:
+        if not ttl > 0:
             await self._call(self._client.delete(key))
             return
         sealed = self._sealer.seal(encode_session(session), key.encode())
