@@ -7,6 +7,8 @@ from collections.abc import Generator
 
 import pytest
 
+pytest_plugins = ["cognito_middleware.testing"]
+
 # Tests that need software pip cannot install (redis-server, chromium). Locally they skip when
 # it is missing; in CI a skip would hide a broken setup, so it is reported as a failure.
 _REQUIRED_IN_CI = ("browser", "redis")
