@@ -47,7 +47,9 @@ class MemorySessionStore(ServerSideStore):
         self._max_entries = max_entries
         self._entries: OrderedDict[str, SessionData] = OrderedDict()
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many sessions are held (a store is never falsy, even when empty)."""
         return len(self._entries)
 
     async def _get(self, session_id: str) -> SessionData | None:

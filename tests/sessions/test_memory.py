@@ -16,7 +16,7 @@ async def test_bounded_with_lru_eviction(clock: Clock) -> None:
     jars = [Jar().apply(await store.save(s, {})) for s in sessions[:3]]
     assert await store.load(jars[0]) == sessions[0]  # now the most recently used
     jars.append(Jar().apply(await store.save(sessions[3], {})))
-    assert len(store) == 3
+    assert store.size == 3
     assert await store.load(jars[1]) is None, "the least recently used entry was dropped"
     for i in (0, 2, 3):
         assert await store.load(jars[i]) == sessions[i]
@@ -27,7 +27,7 @@ async def test_expired_entries_are_dropped_on_load(clock: Clock) -> None:
     jar = Jar().apply(await store.save(make_session(clock()), {}))
     clock.advance(61)
     assert await store.load(jar) is None
-    assert len(store) == 0
+    assert store.size == 0
 
 
 async def test_a_callers_dict_cannot_change_the_stored_session(clock: Clock) -> None:
@@ -102,3 +102,8 @@ async def test_a_known_signature_is_not_verified_again(
     assert len(calls) == 1
     await store.clear(jar)
     assert await store.load(jar) is None, "a remembered signature does not outlive the entry"
+
+
+def test_an_empty_store_is_truthy() -> None:
+    # ``session_store or default`` must not replace an empty store.
+    assert MemorySessionStore(SECRET)
