@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from .config import CognitoConfig, PathRule, Secret
+from .context import RequestState, get_state
+from .credentials import (
+    AWSCredentials,
+    CredentialCache,
+    MemoryCredentialCache,
+    aws_credentials_dependency,
+    boto3_session,
+    get_aws_credentials,
+    requires_role,
+)
+from .events import AuthEvent, AuthHooks
 from .exceptions import (
     CallbackError,
     ClaimError,
@@ -24,17 +35,32 @@ from .exceptions import (
     TokenEndpointError,
     TokenError,
 )
+from .guards import login_required, requires_groups, requires_scopes
+from .middleware import CognitoAuthMiddleware
+from .sessions import (
+    CookieSessionStore,
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionData,
+    SessionStore,
+)
 from .user import AnonymousUser, CognitoUser
 
 __all__ = [
+    "AWSCredentials",
     "AnonymousUser",
+    "AuthEvent",
+    "AuthHooks",
     "CallbackError",
     "ClaimError",
+    "CognitoAuthMiddleware",
     "CognitoConfig",
     "CognitoError",
     "CognitoUnavailableError",
     "CognitoUser",
     "ConfigurationError",
+    "CookieSessionStore",
+    "CredentialCache",
     "ExpiredTokenError",
     "IdentityPoolAuthError",
     "IdentityPoolConfigurationError",
@@ -45,10 +71,24 @@ __all__ = [
     "JWKSUnavailableError",
     "KeyNotFoundError",
     "MalformedTokenError",
+    "MemoryCredentialCache",
+    "MemorySessionStore",
     "OAuthError",
     "PathRule",
+    "RedisSessionStore",
+    "RequestState",
     "RoleNotAllowedError",
     "Secret",
+    "SessionData",
+    "SessionStore",
     "TokenEndpointError",
     "TokenError",
+    "aws_credentials_dependency",
+    "boto3_session",
+    "get_aws_credentials",
+    "get_state",
+    "login_required",
+    "requires_groups",
+    "requires_role",
+    "requires_scopes",
 ]
