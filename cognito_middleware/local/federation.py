@@ -69,6 +69,9 @@ class Federation:
 
     def start(self, req: AuthorizeRequest, provider: ProviderSeed) -> Response:
         """Send the browser to the IdP's sign-in page (SAML AuthnRequest or OIDC authorize)."""
+        now = time.time()
+        for stale in [k for k, v in self._pending.items() if v.expires_at < now]:
+            del self._pending[stale]
         relay = secrets.token_urlsafe(32)
         self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME)
         if provider.type == "SAML":
@@ -125,6 +128,9 @@ class Federation:
                                   {k: params.get(k, "") for k in keep})
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         hidden = {k: v for k, v in form.items() if k not in ("username", "password")}
+        if kind == "OIDC" and hidden.get("redirect_uri") != (
+                f"{self.cognito.domain}/oauth2/idpresponse"):
+            return error_page("invalid_request", "redirect_uri is not registered at the IdP")
         user = self._idp_user(provider, form.get("username", ""), form.get("password", ""))
         if user is None:
             return self._idp_form(provider, request.url.path, hidden, username=form.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from typing import Any
 
 import httpx
 import jwt
@@ -14,6 +15,7 @@ from cognito_middleware.local import LocalCognito
 from cognito_middleware.local.seed import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
+    DEMO_IDENTITY_POOL_ID,
     DEMO_PASSWORD,
     DEMO_POOL_ID,
     DEMO_PUBLIC_CLIENT_ID,
@@ -443,3 +445,27 @@ async def test_jwks_unavailable(local_cognito: LocalCognito, client: httpx.Async
     assert (await client.get(url)).status_code == 503
     local_cognito.faults.clear()
     assert (await client.get(url)).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), [
+    ("POST", "/oauth2/token", {"content": b"\xff\xfe=&&grant_type=%ZZ"}),
+    ("POST", "/oauth2/token", {"headers": {"Authorization": "Basic %%%"},
+                               "data": {"grant_type": "refresh_token"}}),
+    ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer e30.e30.e30"}}),
+    ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer W10.W10.AA"}}),
+    ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer " + "A" * 20000}}),
+    ("POST", "/oauth2/revoke", {"data": {"token": "x"}}),
+    ("POST", "/", {"content": b"{not json", "headers": {
+        "X-Amz-Target": "AWSCognitoIdentityService.GetId"}}),
+    ("POST", "/", {"content": b"[1]", "headers": {
+        "X-Amz-Target": "AWSCognitoIdentityService.GetId"}}),
+    ("POST", "/", {"json": {"IdentityPoolId": DEMO_IDENTITY_POOL_ID, "Logins": {"a": 1}},
+                   "headers": {"X-Amz-Target": "AWSCognitoIdentityService.GetId"}}),
+    ("GET", "/oauth2/authorize", {"params": {"client_id": "\x00", "redirect_uri": "\n"}}),
+    ("POST", "/saml2/idpresponse", {"data": {"RelayState": "client_id=x&redirect_uri=y"}}),
+    ("GET", "/oauth2/idpresponse", {"params": {"state": "x", "code": "y"}}),
+])
+async def test_garbage_is_a_client_error_never_a_crash(
+        client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any]) -> None:
+    response = await client.request(method, path, **kwargs)
+    assert 300 <= response.status_code < 500, response.text
