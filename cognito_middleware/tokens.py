@@ -57,6 +57,7 @@ _UNVERIFIED_MEMO_SIZE = 2048
 _MAX_TIME = 2**53
 # Headers that select or change how the signature is computed; we support none of them.
 _FORBIDDEN_HEADERS = ("crit", "b64", "zip", "enc")
+_MAX_KID_LENGTH = 128
 _TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
 
 
@@ -292,8 +293,9 @@ class TokenVerifier:
             if name in header:
                 raise MalformedTokenError(f"header {name!r} is not supported")
         kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise MalformedTokenError("header 'kid' is not a string")
+        if kid is not None and (not isinstance(kid, str) or len(kid) > _MAX_KID_LENGTH):
+            # Bounded because the kid ends up in error reasons, which reach logs and responses.
+            raise MalformedTokenError("header 'kid' is not a short string")
         if not parts[2]:
             raise InvalidSignatureError("the token is not signed")
         if not _SEGMENT.fullmatch(parts[2]):

@@ -626,6 +626,7 @@ GARBAGE: dict[str, Any] = {
     "header-duplicate-kid": _with_head(b'{"alg":"RS256","kid":"a","kid":"b"}'),
     "header-kid-number": _with_head(b'{"alg":"RS256","kid":1}'),
     "header-kid-object": _with_head(b'{"alg":"RS256","kid":{}}'),
+    "header-kid-huge": _with_head(b'{"alg":"RS256","kid":"' + b"k" * 129 + b'"}'),
     "header-huge-float": _with_head(b'{"alg":"RS256","kid":"k","x":1e999}'),
     "header-nan": _with_head(b'{"alg":"RS256","kid":"k","x":NaN}'),
     "header-huge-int": _with_head(b'{"alg":"RS256","x":' + b"9" * 5000 + b"}"),
