@@ -139,10 +139,9 @@ class IdentityPool:
         allowed = pool.client_ids if pool.client_ids is not None else list(
             self.cognito.pool.clients)
         verified = {}
-        for provider, token in logins.items():
-            if provider != key:
-                raise IdentityError("NotAuthorizedException", "Token is not from a supported "
+        unsupported = IdentityError("NotAuthorizedException", "Token is not from a supported "
                                     "provider of this identity pool.")
+        for provider, token in logins.items():
             claims = decode_jwt(token, self.cognito.pool.keys)
             if claims is None:
                 raise IdentityError("NotAuthorizedException",
@@ -150,6 +149,8 @@ class IdentityPool:
             if str(claims.get("iss", "")).split("://", 1)[-1] != provider:
                 raise IdentityError("NotAuthorizedException",
                                     "Invalid login token. Issuer doesn't match providerName")
+            if provider != key:
+                raise unsupported
             if claims.get("token_use") != "id":
                 raise IdentityError("NotAuthorizedException", "Invalid login token. Not a valid "
                                     "OpenId Connect identity token.")
@@ -158,8 +159,7 @@ class IdentityPool:
                 raise IdentityError("NotAuthorizedException",
                                     f"Invalid login token. Token expired: {now} >= {exp}")
             if claims.get("aud") not in allowed:
-                raise IdentityError("NotAuthorizedException", "Token is not from a supported "
-                                    "provider of this identity pool.")
+                raise unsupported
             verified[provider] = claims
         return verified
 

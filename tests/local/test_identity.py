@@ -207,18 +207,20 @@ async def test_logins_are_validated(local_cognito: LocalCognito, client: httpx.A
         expected = f"Invalid login token. Token expired: {int(local_cognito.now())} >= {exp}"
     elif case == "wrong_key":
         key = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other"
-        expected = "Token is not from a supported provider of this identity pool."
+        expected = "Invalid login token. Issuer doesn't match providerName"
     elif case == "access_token":
         token = tokens["access_token"]
+        expected = "Invalid login token. Not a valid OpenId Connect identity token."
     elif case == "other_client":
         assert local_cognito.identity.seed is not None
         local_cognito.identity.seed.client_ids = [DEMO_SERVICE_CLIENT_ID]
         expected = "Token is not from a supported provider of this identity pool."
     elif case == "bad_signature":
         token = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+        expected = "Invalid login token. Couldn't verify signed token."
     elif case == "wrong_issuer":
         key = key.replace("127.0.0.1", "localhost")
-        expected = "Token is not from a supported provider of this identity pool."
+        expected = "Invalid login token. Issuer doesn't match providerName"
     response = await call(client, "GetId", {"IdentityPoolId": DEMO_IDENTITY_POOL_ID,
                                             "Logins": {key: token}})
     expect_error(response, "NotAuthorizedException", expected)
