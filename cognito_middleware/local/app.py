@@ -120,10 +120,12 @@ class LocalCognito:
 
     @property
     def pool_id(self) -> str:
+        """The user pool id, e.g. ``eu-west-1_LocalDemo``."""
         return self.pool.pool_id
 
     @property
     def region(self) -> str:
+        """The region, from the pool id."""
         return self.seed.region
 
     @property
@@ -143,6 +145,7 @@ class LocalCognito:
 
     @property
     def identity_pool_id(self) -> str | None:
+        """The identity pool id, ``None`` when the seed has no identity pool."""
         pool = self.seed.identity_pool
         return pool.identity_pool_id if pool else None
 

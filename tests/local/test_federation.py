@@ -176,3 +176,22 @@ async def test_unknown_relay_state(client: httpx.AsyncClient) -> None:
                                  data={"SAMLResponse": "eA==", "RelayState": "bogus"})
     assert response.status_code == 400
     assert "Invalid samlResponse or relayState" in response.text
+
+
+async def test_oidc_missing_required_attribute(local_cognito: LocalCognito,
+                                               client: httpx.AsyncClient) -> None:
+    local_cognito.pool.providers["Okta"].users[0].claims.pop("email")
+    response = await sign_in(client, authorize_url(identity_provider="Okta"),
+                             "dave@okta.example", DEMO_PASSWORD)
+    assert query(response) == {
+        "error": "invalid_request", "state": "st-123",
+        "error_description": "Invalid user attributes: email: The attribute is required"}
+
+
+async def test_federated_sign_in_opens_a_hosted_session(local_cognito: LocalCognito,
+                                                        client: httpx.AsyncClient) -> None:
+    await sign_in(client, authorize_url(identity_provider="AzureAD"), CAROL, DEMO_PASSWORD)
+    assert local_cognito.hosted_sessions == 1
+    silent = await client.get(authorize_url(prompt="none"))
+    code = query(silent)["code"]
+    assert local_cognito.pool.codes[code].username == "azuread_carol@contoso.example"
