@@ -242,7 +242,10 @@ async def test_a_signature_by_another_key_fails(verifier: TokenVerifier) -> None
         await verifier.verify_id_token(sign(id_claims(), ACCESS_KEY, kid=ID_KEY.kid))
 
 
-@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", "", None])
+@pytest.mark.parametrize(
+    "alg", ["none", "None", "NONE", "nOnE", "", None],
+    ids=["none", "None", "NONE", "nOnE", "empty", "null"],
+)
 @pytest.mark.parametrize("signed", [False, True], ids=["empty-signature", "rs256-signature"])
 async def test_alg_none_is_refused(
     verifier: TokenVerifier, issuer: Issuer, alg: str | None, signed: bool
