@@ -29,7 +29,7 @@ from starlette.authentication import BaseUser
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
-from cognito_middleware import CognitoConfig, CognitoUser, PathRule
+from cognito_middleware import CognitoAuthMiddleware, CognitoConfig, CognitoUser, PathRule
 from cognito_middleware.credentials import (
     AWSCredentials,
     credentials_error_response,
@@ -38,7 +38,6 @@ from cognito_middleware.credentials import (
 from cognito_middleware.exceptions import CognitoError
 from cognito_middleware.fastapi import CurrentUser, install_exception_handler
 from cognito_middleware.guards import login_required
-from cognito_middleware.middleware import CognitoAuthMiddleware
 
 __all__ = ["DEMO_RULES", "DemoUser", "create_app", "demo_config"]
 
