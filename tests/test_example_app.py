@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import pytest
@@ -173,18 +173,16 @@ def _lines(stream: object, out: queue.Queue[str]) -> None:
         out.put(line)
 
 
-def test_python_m_example_app_starts_cognito_and_the_app() -> None:
-    port, cognito_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-        [sys.executable, "-m", "example_app", "--port", str(port),
-         "--cognito-port", str(cognito_port)],
+@contextmanager
+def _demo_process(port: int, args: list[str], env: dict[str, str]) -> Iterator[str]:
+    """Run ``python -m example_app``; yield its output once ``/`` answers, then stop it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "example_app", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=env,
+        env={**env, "PYTHONUNBUFFERED": "1"},
     )
     output: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=_lines, args=(process.stdout, output), daemon=True)
@@ -192,27 +190,19 @@ def test_python_m_example_app_starts_cognito_and_the_app() -> None:
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 30
-        app_url = f"http://127.0.0.1:{port}"
-        while not any(app_url in line for line in seen):
-            assert process.poll() is None, "".join(seen)
-            assert time.monotonic() < deadline, "".join(seen)
-            with suppress(queue.Empty):
-                seen.append(output.get(timeout=0.5))
         while True:
+            while not output.empty():
+                seen.append(output.get())
             try:
-                response = httpx.get(app_url + "/", timeout=2)
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, "".join(seen)
                 assert time.monotonic() < deadline, "".join(seen)
                 time.sleep(0.1)
-        assert response.status_code == 200
-        assert "alice" in response.text
         while not output.empty():
             seen.append(output.get())
-        text = "".join(seen)
-        assert f"http://127.0.0.1:{cognito_port}" in text
-        assert "alice" in text and "bob" in text and DEMO_PASSWORD in text
+        yield "".join(seen)
     finally:
         process.terminate()
         try:
@@ -223,3 +213,38 @@ def test_python_m_example_app_starts_cognito_and_the_app() -> None:
         reader.join(5)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def _without_cognito_variables() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
+
+
+def test_python_m_example_app_starts_the_local_cognito_and_the_app() -> None:
+    port, cognito_port = _free_port(), _free_port()
+    args = ["--cognito-port", str(cognito_port)]
+    with _demo_process(port, args, _without_cognito_variables()) as output:
+        home = httpx.get(f"http://127.0.0.1:{port}/")
+        login = httpx.get(f"http://127.0.0.1:{port}/auth/login")
+    assert f"Local Cognito:  http://127.0.0.1:{cognito_port}" in output
+    assert f"Demo app:       http://127.0.0.1:{port}" in output
+    for text in ("alice", "bob", "carol@contoso.example", DEMO_PASSWORD):
+        assert text in output
+        assert text in home.text
+    assert login.headers["location"].startswith(f"http://127.0.0.1:{cognito_port}/oauth2/authorize?")
+
+
+def test_python_m_example_app_with_cognito_variables_starts_nothing_else() -> None:
+    # Any Cognito will do: here a local one plays the part of the real service.
+    port = _free_port()
+    app_url = f"http://127.0.0.1:{port}"
+    cognito = LocalCognito(demo_seed(app_url=app_url))
+    with cognito.serve(port=0) as cognito_url:
+        env = {**_without_cognito_variables(), **cognito.env(app_url=app_url)}
+        with _demo_process(port, [], env) as output:
+            home = httpx.get(f"{app_url}/")
+            login = httpx.get(f"{app_url}/auth/login")
+    assert "Local Cognito" not in output
+    assert f"Demo app:       {app_url}" in output
+    assert home.status_code == 200
+    assert DEMO_PASSWORD not in home.text and 'id="demo-users"' not in home.text
+    assert login.headers["location"].startswith(f"{cognito_url}/oauth2/authorize?")
