@@ -159,6 +159,17 @@ async def test_admin_page_and_sign_out(client: httpx.AsyncClient, cognito: Local
     assert (await client.get("/api/me", headers=JSON)).status_code == 401
 
 
+async def test_api_me_accepts_a_bearer_access_token(
+    client: httpx.AsyncClient, cognito: LocalCognito
+) -> None:
+    token = cognito.mint_tokens("alice")["access_token"]
+    response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["username"], body["via_bearer"]) == ("alice", True)
+    assert "admin" in body["groups"]
+
+
 # python -m example_app --------------------------------------------------------------------
 
 
