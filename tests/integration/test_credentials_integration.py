@@ -302,6 +302,30 @@ async def test_pool_without_guests_is_a_clear_503_logged_once(
     assert len(errors) == 1, [r.getMessage() for r in errors]
 
 
+@pytest.mark.parametrize(
+    ("seed_change", "overrides", "cause"),
+    [
+        ({"unauthenticated_role_arn": None}, {}, "Check assigned IAM roles for this pool."),
+        ({}, {"identity_pool_id": "eu-west-1:00000000-0000-4000-8000-000000000000"},
+         "not found"),
+    ],
+    ids=["no-guest-role", "unknown-pool"],
+)
+async def test_misconfigured_pool_is_a_503_naming_the_cause(
+    seed_change: dict[str, Any], overrides: dict[str, Any], cause: str
+) -> None:
+    seed = demo_seed()
+    assert seed.identity_pool is not None
+    for name, value in seed_change.items():
+        setattr(seed.identity_pool, name, value)
+    with serve_site(seed, **overrides) as site:
+        async with site.browser() as browser:
+            response = await browser.get("/creds")
+    assert response.status_code == 503
+    assert response.json()["error"] == "identity_pool_misconfigured"
+    assert cause in response.json()["detail"]
+
+
 # Signed-in users --------------------------------------------------------------------------
 
 
