@@ -32,6 +32,8 @@ from .exceptions import (
     MalformedTokenError,
     OAuthError,
     RoleNotAllowedError,
+    SessionStoreUnavailableError,
+    SessionTooLargeError,
     TokenEndpointError,
     TokenError,
 )
@@ -81,6 +83,8 @@ __all__ = [
     "Secret",
     "SessionData",
     "SessionStore",
+    "SessionStoreUnavailableError",
+    "SessionTooLargeError",
     "TokenEndpointError",
     "TokenError",
     "aws_credentials_dependency",

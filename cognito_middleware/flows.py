@@ -32,6 +32,7 @@ from .events import AuthEvent, AuthHooks
 from .exceptions import (
     CognitoUnavailableError,
     InvalidGrantError,
+    SessionTooLargeError,
     TokenEndpointError,
     TokenError,
 )
@@ -336,7 +337,19 @@ class AuthFlows:
             refresh_expires_at=now + self._config.refresh_token_lifetime,
         )
         user = CognitoUser.from_claims(id_claims, access_claims)
-        set_cookies = await self._store.save(session, request.cookies)
+        try:
+            set_cookies = await self._store.save(session, request.cookies)
+        except CognitoUnavailableError as exc:
+            logger.error("session store unavailable: %s", exc.detail)
+            return await self._failed(
+                request, 503, "Sessions cannot be stored right now. Try again soon.", cookies, tx
+            )
+        except SessionTooLargeError as exc:
+            logger.error("%s", exc)
+            return await self._failed(
+                request, 500, "Your session is too large for cookies; the site must use a "
+                "server-side session store.", cookies, tx,
+            )
         response = RedirectResponse(
             next_path or self._config.after_login_path, status_code=303, headers=_CALLBACK_HEADERS
         )
@@ -370,7 +383,10 @@ class AuthFlows:
 
     async def logout(self, request: Request) -> Response:
         """Revoke the refresh token, end the session, then end the hosted-UI session."""
-        session = await self._store.load(request.cookies)
+        try:
+            session = await self._store.load(request.cookies)
+        except CognitoUnavailableError:
+            session = None
         user = None
         if session is not None:
             claims = self._verifier.unverified_claims(session.id_token)
@@ -381,7 +397,12 @@ class AuthFlows:
                 except (TokenEndpointError, CognitoUnavailableError) as exc:
                     # Sign-out must still happen locally; the token dies at its expiry.
                     logger.warning("refresh token revocation failed: %s", type(exc).__name__)
-        cleared = await self._store.clear(request.cookies)
+        try:
+            cleared = await self._store.clear(request.cookies)
+        except CognitoUnavailableError as exc:
+            # Without the store the server side cannot be deleted; the cookies still go.
+            logger.error("session store unavailable: %s", exc.detail)
+            cleared = self._store_cookie_expiry(request.cookies)
         origin = URL(self._config.redirect_uri)
         logout_uri = self._config.logout_uri or (
             f"{origin.scheme}://{origin.netloc}{self._config.after_logout_path}"
@@ -398,6 +419,14 @@ class AuthFlows:
         return response
 
     # helpers ----------------------------------------------------------------------------
+
+    def _store_cookie_expiry(self, cookies: Mapping[str, str]) -> list[str]:
+        prefix = ("__Host-" if self._secure else "") + self._config.cookie_name
+        return [
+            expire_cookie(name, secure=self._secure)
+            for name in cookies
+            if name == prefix or name.startswith(prefix + "-")
+        ]
 
     def _tx_cookie(self, state: str) -> str:
         return self._tx_prefix + hashlib.sha256(state.encode()).hexdigest()[:12]

@@ -13,6 +13,7 @@ session cookie is written only when the session changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -28,7 +29,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .config import CognitoConfig
 from .context import SCOPE_KEY, RequestState, Services
 from .events import AuthEvent, AuthHooks
-from .exceptions import CognitoUnavailableError, InvalidGrantError, TokenError
+from .exceptions import (
+    CognitoError,
+    CognitoUnavailableError,
+    InvalidGrantError,
+    SessionTooLargeError,
+    TokenError,
+)
 from .flows import AuthFlows
 from .guards import PathRules, deny
 from .oauth import OAuthClient
@@ -99,9 +106,18 @@ class CognitoAuthMiddleware:
         self._users: OrderedDict[tuple[str, str], CognitoUser] = OrderedDict()
         self._auth_prefix = config.auth_prefix + "/"
         self._margin = config.refresh_margin
+        self._warm_up: asyncio.Future[None] | None = None
+
+    async def _warm_up_keys(self) -> None:
+        try:
+            await self._verifier.jwks.warm_up()
+        except CognitoError as exc:
+            logger.warning("JWKS warm-up failed: %s", exc)
 
     async def aclose(self) -> None:
         """Close the outbound HTTP client and the session store."""
+        if self._warm_up is not None and not self._warm_up.done():
+            self._warm_up.cancel()
         await self._http.aclose()
         await self._store.aclose()
 
@@ -150,7 +166,7 @@ class CognitoAuthMiddleware:
             else _NO_SCOPES
         )
         decision = self._rules.evaluate(path, user)
-        if not decision.allowed:
+        if not decision.allowed and not _is_preflight(scope):
             await self._deny(scope, receive, send, decision, unavailable)
             return
         if kind == "websocket":
@@ -173,7 +189,11 @@ class CognitoAuthMiddleware:
     async def _session(self, state: RequestState, path: str) -> bool:
         """Load, check and (if close to expiry) refresh the session. Returns whether Cognito
         was unreachable and the session could not be kept."""
-        session = await self._store.load(state.cookies)
+        try:
+            session = await self._store.load(state.cookies)
+        except CognitoUnavailableError as exc:
+            logger.error("session store unavailable: %s", exc.detail)
+            return True
         if session is None:
             return False
         now = self._clock()
@@ -227,7 +247,10 @@ class CognitoAuthMiddleware:
         await self._hooks.emit(AuthEvent("refresh_failed", user, path, reason=reason))
 
     async def _drop_session(self, state: RequestState) -> None:
-        state.set_cookies.extend(await self._store.clear(state.cookies))
+        try:
+            state.set_cookies.extend(await self._store.clear(state.cookies))
+        except CognitoUnavailableError as exc:
+            logger.error("session store unavailable: %s", exc.detail)
         state.session = None
         state.session_changed = False
         state.user = _ANONYMOUS
@@ -252,7 +275,11 @@ class CognitoAuthMiddleware:
             if message["type"] == "http.response.start":
                 cookies = list(state.set_cookies)
                 if state.session_changed and state.session is not None:
-                    cookies.extend(await self._store.save(state.session, state.cookies))
+                    try:
+                        cookies.extend(await self._store.save(state.session, state.cookies))
+                    except (CognitoUnavailableError, SessionTooLargeError) as exc:
+                        # The response goes out; the change is redone on a later request.
+                        logger.error("session not saved: %s", exc)
                     state.session_changed = False
                 if cookies:
                     headers = MutableHeaders(scope=message)
@@ -277,8 +304,8 @@ class CognitoAuthMiddleware:
         if unavailable and not state.user.is_authenticated:
             response = error_response(
                 scope, 503, "temporarily_unavailable",
-                "Sign-in cannot be checked right now because Cognito is unreachable. "
-                "Try again in a moment.",
+                "Your sign-in cannot be checked right now: a service it depends on is "
+                "unreachable. Try again in a moment.",
                 headers={"Retry-After": "5"},
             )
         else:
@@ -311,11 +338,22 @@ class CognitoAuthMiddleware:
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def lifespan_receive() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.shutdown":
+            if message["type"] == "lifespan.startup":
+                # Warm the key cache in the background: sign-ins then skip a JWKS round trip,
+                # and an unreachable Cognito does not delay the app's start.
+                self._warm_up = asyncio.ensure_future(self._warm_up_keys())
+            elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
             return message
 
         return lifespan_receive
+
+
+def _is_preflight(scope: Scope) -> bool:
+    """A CORS preflight carries no credentials by design; the CORS middleware answers it."""
+    if scope.get("method") != "OPTIONS":
+        return False
+    return any(key == b"access-control-request-method" for key, _ in scope["headers"])
 
 
 def _quote(text: str) -> str:

@@ -635,7 +635,78 @@ async def test_websocket_of_anonymous_visitor_is_closed_with_1008(site: Site) ->
     assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
-# Logs ----------------------------------------------------------------------------------------
+async def test_cors_preflight_to_a_protected_path_is_not_refused(
+    browser: httpx.AsyncClient,
+) -> None:
+    preflight = await browser.options(
+        f"{APP}/api/me",
+        headers={"Origin": "https://spa.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code not in (401, 403, 303)
+    plain_options = await browser.options(f"{APP}/api/me")
+    assert plain_options.status_code == 401
+
+
+async def test_redirect_uri_never_comes_from_request_headers(browser: httpx.AsyncClient) -> None:
+    response = await browser.get(
+        f"{APP}/auth/login",
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example",
+                 "X-Forwarded-Proto": "https"},
+    )
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["redirect_uri"] == [f"{APP}/auth/callback"]
+
+
+# Logs and responses --------------------------------------------------------------------------
+
+
+async def test_browser_never_sees_a_token_secret_or_verifier(site: Site) -> None:
+    seen: list[str] = []
+
+    async def remember(response: httpx.Response) -> None:
+        await response.aread()
+        seen.append(str(response.url))
+        seen.extend(f"{k}: {v}" for k, v in response.headers.multi_items())
+        seen.append(response.text)
+
+    handed_out: list[str] = []
+
+    class Recording(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            body = request.content.decode(errors="replace")
+            handed_out.extend(v[0] for k, v in parse_qs(body).items() if k == "code_verifier")
+            response = await self.inner.handle_async_request(request)
+            content = await response.aread()
+            if request.url.path == "/oauth2/token":
+                data = httpx.Response(200, content=content).json()
+                handed_out.extend(
+                    data[k] for k in ("id_token", "access_token", "refresh_token") if k in data
+                )
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=content
+            )
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    site.middleware._http._transport = Recording(site.middleware._http._transport)
+    async with site.browser() as browser:
+        browser.event_hooks["response"] = [remember]
+        await site.sign_in(browser)
+        await browser.get(f"{APP}/profile")
+        site.advance(3600 - 30)
+        await browser.get(f"{APP}/api/me")
+        await browser.post(f"{APP}/auth/logout")
+    secret = site.cognito.client_secret()
+    assert secret and len(handed_out) >= 5
+    everything = "\n".join(seen)
+    for value in (*handed_out, secret):
+        assert value not in everything
+
+
 
 
 async def test_no_token_code_or_cookie_reaches_the_logs(

@@ -1,0 +1,107 @@
+"""The middleware's own behaviour with fakes at the edges (the flows run against the local
+Cognito in tests/integration)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from http.cookies import SimpleCookie
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from cognito_middleware import CognitoAuthMiddleware, CognitoConfig, PathRule
+from cognito_middleware.sessions import MemorySessionStore, RedisSessionStore, SessionData
+
+SECRET = "s" * 40
+NAVIGATE = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
+
+
+def _config(**overrides: object) -> CognitoConfig:
+    return CognitoConfig(
+        user_pool_id="eu-west-1_AbCdEf123",
+        client_id="webclient",
+        domain="http://127.0.0.1:9",
+        issuer="http://127.0.0.1:9/eu-west-1_AbCdEf123",
+        redirect_uri="http://127.0.0.1:8000/auth/callback",
+        session_secret=SECRET,
+        protected=(PathRule(prefix="/private"),),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+async def page(request: Request) -> Response:
+    return PlainTextResponse(f"hello {request.user.display_name}")
+
+
+APP = Starlette(routes=[Route("/", page), Route("/private", page)])
+
+
+def _refuse(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"unexpected network call to {request.url}")
+
+
+@pytest.fixture
+async def redis_down() -> AsyncIterator[tuple[CognitoAuthMiddleware, dict[str, str]]]:
+    """A middleware whose Redis session store cannot be reached, and a validly signed cookie."""
+    config = _config()
+    now = time.time()
+    session = SessionData(
+        session_id="a" * 32, id_token="x.y.z", access_token="x.y.z", refresh_token=None,
+        expires_at=now + 3600, created_at=now, last_seen=now,
+    )
+    signer = MemorySessionStore(config.session_secrets)
+    raw = (await signer.save(session, {}))[0]
+    jar: SimpleCookie = SimpleCookie()
+    jar.load(raw)
+    cookies = {name: morsel.value for name, morsel in jar.items()}
+    store = RedisSessionStore.from_url("redis://127.0.0.1:1/0", config.session_secrets)
+    middleware = CognitoAuthMiddleware(
+        APP, config=config, session_store=store, transport=httpx.MockTransport(_refuse)
+    )
+    yield middleware, cookies
+    await middleware.aclose()
+
+
+async def test_unreachable_session_store_is_a_clear_503_on_protected_pages(
+    redis_down: tuple[CognitoAuthMiddleware, dict[str, str]],
+) -> None:
+    middleware, cookies = redis_down
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        client.cookies.update(cookies)
+        private = await client.get("/private", headers=NAVIGATE)
+        assert private.status_code == 503
+        assert "unreachable" in private.text
+        public = await client.get("/")
+        assert public.status_code == 200 and public.text == "hello guest"
+
+
+async def test_non_http_scopes_pass_through_untouched() -> None:
+    seen: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        seen.append(str(scope["type"]))
+
+    middleware = CognitoAuthMiddleware(
+        app, config=_config(), transport=httpx.MockTransport(_refuse)
+    )
+    await middleware({"type": "custom"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["custom"]
+    await middleware.aclose()
+
+
+async def test_unknown_auth_route_is_404_and_wrong_method_is_405() -> None:
+    middleware = CognitoAuthMiddleware(
+        APP, config=_config(), transport=httpx.MockTransport(_refuse)
+    )
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        assert (await client.get("/auth/nope")).status_code == 404
+        wrong = await client.post("/auth/login")
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
+    await middleware.aclose()
