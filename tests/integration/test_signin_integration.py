@@ -26,7 +26,12 @@ from cognito_middleware import CognitoConfig, PathRule
 from cognito_middleware.events import AuthEvent, AuthHooks
 from cognito_middleware.guards import requires_scopes
 from cognito_middleware.local import LocalCognito
-from cognito_middleware.local.seed import DEMO_PASSWORD, DEMO_POOL_ID, DEMO_PUBLIC_CLIENT_ID
+from cognito_middleware.local.seed import (
+    DEMO_PASSWORD,
+    DEMO_POOL_ID,
+    DEMO_PORTAL_CLIENT_ID,
+    DEMO_PUBLIC_CLIENT_ID,
+)
 from cognito_middleware.middleware import CognitoAuthMiddleware
 from cognito_middleware.testing import sign_in
 
@@ -252,6 +257,43 @@ async def test_idp_identifier_routes_to_the_provider_of_that_domain(
         browser, "carol@contoso.example", query="idp_identifier=contoso.example&next=/"
     )
     assert (await browser.get(f"{APP}/api/me")).json()["provider"] == "AzureAD"
+
+
+async def test_idp_initiated_azure_ad_sign_in_is_accepted_when_opted_in(
+    local_cognito: LocalCognito,
+) -> None:
+    env = local_cognito.env(app_url=APP, client_id=DEMO_PORTAL_CLIENT_ID)
+    for made in _site(
+        local_cognito,
+        client_id=env["COGNITO_CLIENT_ID"],
+        client_secret=env["COGNITO_CLIENT_SECRET"],
+        idp_initiated_providers=("AzureAD",),
+    ):
+        async with made.browser() as browser:
+            back = await sign_in(browser, "/_idp/AzureAD/apps", "carol@contoso.example",
+                                 DEMO_PASSWORD)
+            callback = back.headers["location"]
+            assert "state" not in parse_qs(urlsplit(callback).query)
+            done = await browser.get(callback)
+            assert done.status_code == 303 and done.headers["location"] == "/"
+            me = (await browser.get(f"{APP}/api/me")).json()
+            assert me["provider"] == "AzureAD" and me["provider_type"] == "SAML"
+        await made.middleware.aclose()
+
+
+async def test_state_less_code_is_refused_without_opt_in(local_cognito: LocalCognito) -> None:
+    env = local_cognito.env(app_url=APP, client_id=DEMO_PORTAL_CLIENT_ID)
+    for made in _site(
+        local_cognito, client_id=env["COGNITO_CLIENT_ID"],
+        client_secret=env["COGNITO_CLIENT_SECRET"], idp_initiated_providers=(),
+    ):
+        async with made.browser() as browser:
+            back = await sign_in(browser, "/_idp/AzureAD/apps", "carol@contoso.example",
+                                 DEMO_PASSWORD)
+            refused = await browser.get(back.headers["location"])
+            assert refused.status_code == 400
+            assert local_cognito.calls["/oauth2/token"] == 0
+        await made.middleware.aclose()
 
 
 async def test_unknown_provider_is_refused(browser: httpx.AsyncClient) -> None:
