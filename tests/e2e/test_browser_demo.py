@@ -136,7 +136,13 @@ class Walk:
         return str(self.find(css).text).strip()  # type: ignore[attr-defined]
 
     def click(self, css: str) -> None:
-        self.find(css).click()  # type: ignore[attr-defined]
+        """Click and wait until the browser has left the page (the element went stale)."""
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        element = self.find(css)
+        element.click()  # type: ignore[attr-defined]
+        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(element))
 
     def body_text(self) -> str:
         from selenium.webdriver.common.by import By
@@ -166,12 +172,15 @@ class Walk:
 
     def submit_credentials(self, username: str, password: str) -> None:
         from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
 
         user_field = self.find("input[name=username]")
         user_field.clear()  # type: ignore[attr-defined]
         user_field.send_keys(username)  # type: ignore[attr-defined]
         password_field = self.find("input[name=password]")
         password_field.send_keys(password, Keys.ENTER)  # type: ignore[attr-defined]
+        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(password_field))
 
     def wait_path(self, path: str) -> None:
         deadline = time.monotonic() + WAIT
