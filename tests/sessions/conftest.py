@@ -59,7 +59,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("redis-server is not installed")
     workdir: Path = tmp_path_factory.mktemp("redis")
     port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments, binary found on PATH
+    process = subprocess.Popen(
         [
             binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
             "--save", "", "--appendonly", "no", "--protected-mode", "yes",
