@@ -105,3 +105,41 @@ async def test_unknown_auth_route_is_404_and_wrong_method_is_405() -> None:
         wrong = await client.post("/auth/login")
         assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
     await middleware.aclose()
+
+
+BAD_REQUESTS: list[tuple[str, str, dict[str, str | bytes]]] = [
+    ("GET", "/private", {"Authorization": "Bearer"}),
+    ("GET", "/private", {"Authorization": "Bearer " + "a" * 100_000}),
+    ("GET", "/private", {"Authorization": "Bearer a.b"}),
+    ("GET", "/private", {"Authorization": b"Bearer \xff\xfe.e30.x"}),
+    ("GET", "/private", {"Authorization": "Basic dXNlcjpwYXNz"}),
+    ("GET", "/private", {"Cookie": "cognito_session-0=%%%; cognito_session-1=" + "A" * 5000}),
+    ("GET", "/private", {"Cookie": "cognito_session-0=2.abc"}),
+    ("GET", "/private", {"Cookie": '=;;"; cognito_session-0="quoted"'}),
+    ("GET", "/auth/callback?code=x&state=%ZZ", {}),
+    ("GET", "/auth/callback?state=" + "s" * 10_000, {}),
+    ("GET", "/auth/callback?code=c&state=s&state=t", {}),
+    ("GET", "/auth/callback?error=%00%ff&error_description=%3Cb%3E", {}),
+    ("GET", "/auth/callback", {"Cookie": "cognito_session_login_abc=garbage"}),
+    ("GET", "/auth/login?next=%00", {}),
+    ("GET", "/auth/login?next=/ok&next=/other", {}),
+    ("GET", "/auth/login?prompt=sideways", {}),
+    ("GET", "/auth/login?idp_identifier=%3Cscript%3E", {}),
+    ("POST", "/auth/logout", {"Cookie": "cognito_session-0=" + "x" * 3000}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), BAD_REQUESTS)
+async def test_bad_input_is_a_clear_4xx_never_a_500(
+    method: str, path: str, headers: dict[str, str | bytes]
+) -> None:
+    middleware = CognitoAuthMiddleware(
+        APP, config=_config(), transport=httpx.MockTransport(_refuse)
+    )
+    transport = httpx.ASGITransport(app=middleware, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        response = await client.request(method, path, headers={**NAVIGATE, **headers})
+    await middleware.aclose()
+    assert 300 <= response.status_code < 500, response.text
+    assert "Traceback" not in response.text
+    assert "<script>" not in response.text and "<b>" not in response.text
