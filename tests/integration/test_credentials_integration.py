@@ -407,7 +407,9 @@ async def test_role_selection_allowed_and_refused(
 # Concurrency, throttling, expiry ------------------------------------------------------------
 
 
-async def test_hundred_concurrent_requests_make_one_call(site: Site) -> None:
+async def test_hundred_concurrent_requests_make_one_call(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
     async with site.browser() as browser:
         await site.sign_in(browser, "alice")
         site.cognito.faults.latency(GET_CREDENTIALS, 0.3)
@@ -416,6 +418,7 @@ async def test_hundred_concurrent_requests_make_one_call(site: Site) -> None:
     assert len({r.text for r in responses}) == 1
     assert site.calls("GetId") == 1
     assert site.calls(GET_CREDENTIALS) == 1
+    site.assert_no_secret_leaked(caplog)
 
 
 async def test_throttling_is_retried_and_recovers(
