@@ -1,17 +1,23 @@
 """``python -m example_app [--host 127.0.0.1] [--port 8000] [--cognito-port 9229]``.
 
 Without ``COGNITO_*`` variables the local Cognito is started with its demo users and the app
-signs in against it. With them (at least ``COGNITO_USER_POOL_ID``) the app uses that Cognito and
-starts nothing else.
+signs in against it. With any of them set, the app uses the Cognito they describe (see the
+README's configuration) and starts nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp
+
+from cognito_middleware import ConfigurationError
 
 from .app import DemoUser, create_app, demo_config
 
@@ -35,7 +41,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _uses_real_cognito(environ: os._Environ[str] | dict[str, str]) -> bool:
+def _uses_real_cognito(environ: Mapping[str, str]) -> bool:
     return any(name.startswith("COGNITO_") and value for name, value in environ.items())
 
 
@@ -49,22 +55,38 @@ def _app_url(host: str, port: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m example_app``."""
-    import uvicorn
-
+    """Entry point of ``python -m example_app``; returns the exit status."""
     args = _parse_args(argv)
     app_url = _app_url(args.host, args.port)
-    if _uses_real_cognito(os.environ):
-        config = demo_config()
-        print(f"Demo app:       {app_url}  (Cognito: {config.domain})", flush=True)
-        uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
-        return 0
+    try:
+        # Bound before anything starts, so that a busy port is reported at once and clearly.
+        sock = _listen(args.host, args.port)
+    except OSError as exc:
+        return _fail(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); use --port")
+    with sock, ExitStack() as stack:
+        if _uses_real_cognito(os.environ):
+            try:
+                config = demo_config()
+            except ConfigurationError as exc:
+                return _fail(f"configuration error: {exc}")
+            print(f"Cognito:        {config.domain}", flush=True)
+            print(f"Demo app:       {app_url}", flush=True)
+            _serve(create_app(config), sock)
+            return 0
 
-    from cognito_middleware.local import LocalCognito, demo_seed
+        from cognito_middleware.local import LocalCognito, demo_seed
 
-    seed = demo_seed(app_url=app_url)
-    cognito = LocalCognito(seed)
-    with cognito.serve(host="127.0.0.1", port=args.cognito_port) as cognito_url:
+        seed = demo_seed(app_url=app_url)
+        cognito = LocalCognito(seed)
+        try:
+            cognito_url = stack.enter_context(
+                cognito.serve(host="127.0.0.1", port=args.cognito_port)
+            )
+        except OSError as exc:
+            return _fail(
+                f"cannot start the local Cognito on port {args.cognito_port} ({exc.strerror}); "
+                "use --cognito-port"
+            )
         config = demo_config(cognito.env(app_url=app_url))
         users = demo_users_of(seed)
         print(f"Local Cognito:  {cognito_url}", flush=True)
@@ -78,13 +100,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{user.description})",
                 flush=True,
             )
-        uvicorn.run(
-            create_app(config, demo_users=users),
-            host=args.host,
-            port=args.port,
-            log_level="info",
-        )
+        _serve(create_app(config, demo_users=users), sock)
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+def _serve(app: ASGIApp, sock: socket.socket) -> None:
+    import uvicorn
+
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+
+
+def _fail(message: str) -> int:
+    print(f"python -m example_app: error: {message}", file=sys.stderr, flush=True)
+    return 2
 
 
 def demo_users_of(seed: Seed) -> list[DemoUser]:
