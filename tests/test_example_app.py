@@ -259,3 +259,31 @@ def test_python_m_example_app_with_cognito_variables_starts_nothing_else() -> No
     assert home.status_code == 200
     assert DEMO_PASSWORD not in home.text and 'id="demo-users"' not in home.text
     assert login.headers["location"].startswith(f"{cognito_url}/oauth2/authorize?")
+
+
+def test_python_m_example_app_reports_a_busy_port_and_a_missing_variable() -> None:
+    command = [sys.executable, "-m", "example_app"]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for args, env, expected in (
+            (["--port", port], _without_cognito_variables(), "use --port"),
+            (
+                ["--port", str(_free_port()), "--cognito-port", port],
+                _without_cognito_variables(),
+                "use --cognito-port",
+            ),
+            (
+                ["--port", str(_free_port())],
+                {**_without_cognito_variables(), "COGNITO_CLIENT_ID": "abc"},
+                "COGNITO_USER_POOL_ID: is not set",
+            ),
+        ):
+            result = subprocess.run(
+                [*command, *args], capture_output=True, text=True, env=env, timeout=60,
+                stdin=subprocess.DEVNULL, check=False,
+            )
+            assert result.returncode == 2, result.stderr
+            assert expected in result.stderr
+            assert "Traceback" not in result.stderr
