@@ -1,0 +1,217 @@
+"""Throughput over a real server: uvicorn (one worker, its own process) on loopback, load
+from this process (wrk when installed, else a small asyncio load generator), bare app and
+middleware interleaved."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .apps import PROTECTED, PUBLIC
+from .environment import Environment
+from .harness import apply_set_cookies, cookie_header, median
+
+__all__ = ["LoadSettings", "run_server_load"]
+
+_LATENCY = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """Seconds per load run, rounds per (scenario, app), concurrent connections, tool."""
+
+    duration: float = 4.0
+    rounds: int = 3
+    connections: int = 32
+    tool: str = "auto"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _server(app: str, env: Mapping[str, str]) -> Iterator[str]:
+    port = _free_port()
+    spec = json.dumps({"app": app, "env": dict(env), "port": port})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._serve", spec],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(url + PUBLIC, timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the {app} server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{settings.connections}", f"-d{settings.duration:g}s",
+               "--latency", "--timeout", "5s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True,
+        timeout=settings.duration + 30,
+    ).stdout
+    rps, latency = _RPS.search(output), _LATENCY.search(output)
+    if rps is None or latency is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    bad = _NON_2XX.search(output)
+    return {
+        "rps": float(rps.group(1)),
+        "p99_ms": float(latency.group(1)) * _UNITS[latency.group(2)] / 1000.0,
+        "non_2xx": float(bad.group(1)) if bad else 0.0,
+    }
+
+
+async def _python_load(
+    url: str, headers: Mapping[str, str], settings: LoadSettings
+) -> dict[str, float]:
+    """Keep-alive HTTP/1.1 GETs on ``connections`` sockets for ``duration`` seconds."""
+    parts = httpx.URL(url)
+    request = (
+        f"GET {parts.raw_path.decode()} HTTP/1.1\r\nHost: {parts.host}:{parts.port}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + "\r\n"
+    ).encode("latin-1")
+    latencies: list[float] = []
+    non_2xx = 0
+    stop = time.perf_counter() + settings.duration
+
+    async def worker() -> None:
+        nonlocal non_2xx
+        reader, writer = await asyncio.open_connection(parts.host, parts.port)
+        try:
+            while time.perf_counter() < stop:
+                start = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - start)
+                if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3")):
+                    non_2xx += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(settings.connections)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
+    return {"rps": len(latencies) / elapsed, "p99_ms": p99 * 1000.0, "non_2xx": float(non_2xx)}
+
+
+def _load(url: str, headers: Mapping[str, str], settings: LoadSettings, tool: str
+          ) -> dict[str, float]:
+    if tool == "wrk":
+        return _wrk(url, headers, settings)
+    return asyncio.run(_python_load(url, headers, settings))
+
+
+def _fresh_cookies(url: str, jar: dict[str, str]) -> None:
+    """One request as the browser; keeps any ``Set-Cookie`` (the once-a-minute touch)."""
+    response = httpx.get(url + PROTECTED, headers={"Cookie": cookie_header(jar)}, timeout=10)
+    response.raise_for_status()
+    apply_set_cookies(jar, response.headers.get_list("set-cookie"))
+
+
+async def _credentials(environment: Environment) -> tuple[dict[str, str], str]:
+    jar = await environment.sign_in("alice")
+    session = await environment.session_of(jar)
+    return jar, session.access_token
+
+
+def run_server_load(environment: Environment, settings: LoadSettings) -> dict[str, Any]:
+    """Requests per second and p99 latency, bare vs middleware, for (a), (b) and (c)."""
+    tool = settings.tool
+    if tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "python"
+    jar, access_token = asyncio.run(_credentials(environment))
+    scenarios = {
+        "anonymous": (PUBLIC, {}),
+        "session": (PROTECTED, None),
+        "bearer_memo": (PROTECTED, {"Authorization": f"Bearer {access_token}"}),
+    }
+    samples: dict[str, dict[str, list[dict[str, float]]]] = {
+        s: {"bare": [], "cognito": []} for s in scenarios
+    }
+    with _server("bare", environment.env) as bare_url, \
+            _server("cognito", environment.env) as cognito_url:
+        urls = {"bare": bare_url, "cognito": cognito_url}
+        for url in urls.values():
+            _fresh_cookies(url, jar)
+            httpx.get(url + PROTECTED, headers={"Authorization": f"Bearer {access_token}"},
+                      timeout=10).raise_for_status()
+        calls_before = environment.network_calls()
+        for round_no in range(settings.rounds):
+            for scenario, (path, fixed) in scenarios.items():
+                order = ["bare", "cognito"] if round_no % 2 == 0 else ["cognito", "bare"]
+                for app in order:
+                    headers = fixed
+                    if headers is None:
+                        _fresh_cookies(urls[app], jar)
+                        headers = {"Cookie": cookie_header(jar)}
+                    samples[scenario][app].append(
+                        _load(urls[app] + path, headers, settings, tool)
+                    )
+        calls = environment.network_calls() - calls_before
+    results: dict[str, Any] = {}
+    for scenario, by_app in samples.items():
+        summary: dict[str, Any] = {}
+        for app, runs in by_app.items():
+            summary[app] = {
+                "rps": round(median([r["rps"] for r in runs]), 1),
+                "p99_ms": round(median([r["p99_ms"] for r in runs]), 2),
+                "non_2xx": int(sum(r["non_2xx"] for r in runs)),
+                "runs": runs,
+            }
+        summary["throughput_vs_bare"] = round(
+            median([c["rps"] / b["rps"] for c, b in zip(by_app["cognito"], by_app["bare"],
+                                                           strict=True)]), 3)
+        results[scenario] = summary
+    return {
+        "tool": tool,
+        "connections": settings.connections,
+        "duration_s": settings.duration,
+        "rounds": settings.rounds,
+        "scenarios": results,
+        "local_cognito_calls_during_load": calls,
+    }
