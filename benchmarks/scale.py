@@ -1,0 +1,119 @@
+"""Does the per-request cost stay flat as the number of distinct active sessions (or Bearer
+tokens) grows? Requests pick uniformly among N sessions that have all been seen before."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.types import Scope
+
+from cognito_middleware.sessions import CookieSessionStore, MemorySessionStore, SessionStore
+
+from .apps import PROTECTED, bare_app, cognito_app
+from .environment import Environment
+from .harness import Batch, call, make_scope, measure_interleaved, median, paired_ratio
+from .synthetic import distinct_sessions
+
+__all__ = ["run_scale"]
+
+_DEFAULT_MEMORY_ENTRIES = 10_000
+
+
+def _store(environment: Environment, kind: str, count: int) -> SessionStore:
+    secrets = environment.config.session_secrets
+    secure = environment.config.cookies_secure
+    from cognito_middleware.sessions import CookieSettings
+
+    cookie = CookieSettings(name=environment.config.cookie_name, secure=secure)
+    if kind == "cookie":
+        return CookieSessionStore(secrets, cookie=cookie)
+    # The default bound (10^4) would sign users out beyond it; size the store for the test.
+    return MemorySessionStore(
+        secrets, cookie=cookie, max_entries=max(count, _DEFAULT_MEMORY_ENTRIES)
+    )
+
+
+def _scope(path: str, header: tuple[bytes, bytes]) -> Scope:
+    scope = make_scope(path)
+    scope["headers"] = [*scope["headers"], header]
+    return scope
+
+
+async def _session_headers(
+    environment: Environment, store: SessionStore, template: Any, count: int
+) -> list[tuple[bytes, bytes]]:
+    headers = []
+    for session in distinct_sessions(template, count):
+        set_cookies = await store.save(session, {})
+        pairs = [c.split(";", 1)[0] for c in set_cookies if "Max-Age=0" not in c]
+        headers.append((b"cookie", "; ".join(pairs).encode("latin-1")))
+    return headers
+
+
+async def _measure(
+    environment: Environment, app: Any, headers: Sequence[tuple[bytes, bytes]],
+    iterations: int, rounds: int, seed: int,
+) -> dict[str, Any]:
+    for header in headers:
+        responder = await call(app, _scope(PROTECTED, header))
+        if responder.status != 200:
+            raise RuntimeError(f"warm-up request answered {responder.status}")
+    rng = random.Random(seed)
+    picks = [
+        [_scope(PROTECTED, headers[rng.randrange(len(headers))]) for _ in range(iterations)]
+        for _ in range(rounds)
+    ]
+
+    async def prepare(round_no: int) -> list[Scope]:
+        return picks[round_no]
+
+    calls_before = environment.network_calls()
+    batches = [Batch("bare", bare_app(), prepare), Batch("cognito", app, prepare)]
+    await measure_interleaved(batches, rounds)
+    bare, cognito = batches
+    last = await call(app, picks[-1][-1])
+    return {
+        "median_us": round(median(cognito.samples), 2),
+        "bare_median_us": round(median(bare.samples), 2),
+        "ratio_to_bare": round(paired_ratio(cognito.samples, bare.samples), 3),
+        "unexpected_status_rounds": cognito.unexpected,
+        "session_rewritten": bool(last.set_cookies),
+        "network_calls": environment.network_calls() - calls_before,
+    }
+
+
+async def run_scale(
+    environment: Environment,
+    *,
+    session_counts: Sequence[int],
+    token_counts: Sequence[int],
+    iterations: int,
+    rounds: int,
+) -> dict[str, Any]:
+    """Per-request time with N distinct active sessions (cookie and memory stores) and N
+    distinct memoised Bearer tokens."""
+    template = await environment.session_of(await environment.sign_in("alice"))
+    results: dict[str, Any] = {"sessions": {}, "bearer_tokens": {}}
+    for kind in ("cookie", "memory"):
+        rows = {}
+        for count in session_counts:
+            store = _store(environment, kind, count)
+            headers = await _session_headers(environment, store, template, count)
+            app = cognito_app(environment.config, session_store=store)
+            rows[str(count)] = await _measure(
+                environment, app, headers, iterations, rounds, seed=count
+            )
+            await app.aclose()
+            del headers
+        results["sessions"][f"{kind}_store"] = rows
+    tokens = environment.mint_access_tokens(max(token_counts))
+    for count in token_counts:
+        app = cognito_app(environment.config)
+        headers = [(b"authorization", f"Bearer {t}".encode()) for t in tokens[:count]]
+        results["bearer_tokens"][str(count)] = await _measure(
+            environment, app, headers, iterations, rounds, seed=count
+        )
+        await app.aclose()
+    return results
