@@ -153,18 +153,18 @@ def _fresh_cookies(url: str, jar: dict[str, str]) -> None:
     apply_set_cookies(jar, response.headers.get_list("set-cookie"))
 
 
-async def _credentials(environment: Environment) -> tuple[dict[str, str], str]:
-    jar = await environment.sign_in("alice")
-    session = await environment.session_of(jar)
-    return jar, session.access_token
+def run_server_load(
+    environment: Environment, settings: LoadSettings, jar: Mapping[str, str], access_token: str
+) -> dict[str, Any]:
+    """Requests per second and p99 latency, bare vs middleware, for (a), (b) and (c).
 
-
-def run_server_load(environment: Environment, settings: LoadSettings) -> dict[str, Any]:
-    """Requests per second and p99 latency, bare vs middleware, for (a), (b) and (c)."""
+    ``jar`` holds the cookies of a signed-in browser, ``access_token`` is a valid Bearer token
+    (both obtained by the caller, in its own event loop).
+    """
     tool = settings.tool
     if tool == "auto":
         tool = "wrk" if shutil.which("wrk") else "python"
-    jar, access_token = asyncio.run(_credentials(environment))
+    jar = dict(jar)
     scenarios = {
         "anonymous": (PUBLIC, {}),
         "session": (PROTECTED, None),
