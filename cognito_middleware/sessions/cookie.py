@@ -47,6 +47,12 @@ _UNUSED_BITS = {0: 1, 2: 16, 3: 4}
 _NONCE_AND_TAG = 12 + 16
 
 
+def _fingerprint(values: tuple[str, ...]) -> str:
+    """The last 32 characters of the sealed text: 24 bytes that end with its 16-byte tag."""
+    last = values[-1]
+    return last[-32:] if len(last) >= 32 else "".join(values)[-32:]
+
+
 class CookieSessionStore:
     """Keeps the session, encrypted and authenticated, in the browser's cookies.
 
@@ -83,7 +89,10 @@ class CookieSessionStore:
         self._idle = idle_timeout
         self._absolute = absolute_timeout
         self._clock = clock
-        self._opened: LRU[tuple[str, ...], SessionData] = LRU(cache_size)
+        # Keyed by the tail of the sealed text (it holds the AES-GCM tag, unique per seal):
+        # hashing a 4 KB cookie value on every request would cost more than the lookup saves.
+        # A hit counts only if the whole value is the one that was opened.
+        self._opened: LRU[str, tuple[tuple[str, ...], SessionData]] = LRU(cache_size)
 
     @property
     def cookie_names(self) -> tuple[str, ...]:
@@ -133,12 +142,16 @@ class CookieSessionStore:
         values = self._values(cookies)
         if values is None:
             return None
-        session = self._opened.get(values)
-        if session is None:
-            session = self._open(values)
-            if session is None:
+        key = _fingerprint(values)
+        hit = self._opened.get(key)
+        if hit is not None and hit[0] == values:
+            session = hit[1]
+        else:
+            opened = self._open(values)
+            if opened is None:
                 return None
-            self._opened.put(values, session)
+            session = opened
+            self._opened.put(key, (values, session))
         if not is_alive(session, self._clock(), self._idle, self._absolute):
             return None
         return session
@@ -168,7 +181,7 @@ class CookieSessionStore:
         Raises :class:`SessionTooLargeError` if it needs more than :data:`MAX_CHUNKS` cookies.
         """
         values = self.seal(session)
-        self._opened.put(values, session)
+        self._opened.put(_fingerprint(values), (values, session))
         names = self._names[: len(values)]
         headers = [make_cookie(self._cookie, n, v) for n, v in zip(names, values, strict=True)]
         headers.extend(
@@ -181,7 +194,10 @@ class CookieSessionStore:
         which is why sign-out also revokes the tokens at Cognito."""
         values = self._values(cookies)
         if values is not None:
-            self._opened.pop(values)
+            key = _fingerprint(values)
+            hit = self._opened.get(key)
+            if hit is not None and hit[0] == values:
+                self._opened.pop(key)
         names = chunk_cookies_from(cookies, self._name, 1)
         return [expire(self._cookie, n) for n in (self._names[0], *names)]
 
