@@ -22,7 +22,7 @@ def main(spec_text: str) -> None:
         app = cognito_app(cognito_config(spec["env"]))
     uvicorn.run(
         app, host="127.0.0.1", port=int(spec["port"]), workers=1, log_level="warning",
-        access_log=False, lifespan="off",
+        access_log=False, lifespan="on",
     )
 
 

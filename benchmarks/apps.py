@@ -33,7 +33,6 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cognito_middleware import CognitoConfig, PathRule
 from cognito_middleware.credentials import get_aws_credentials
@@ -214,8 +213,3 @@ def bearer_dependency_app(keys: JWTKeys) -> Starlette:
     return Starlette(
         routes=[Route(PUBLIC, hello), Route(PROTECTED, protected), Route(GUEST, hello)]
     )
-
-
-def asgi(app: ASGIApp) -> ASGIApp:
-    """``app`` typed as a plain ASGI callable."""
-    return app

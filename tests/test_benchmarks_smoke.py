@@ -1,0 +1,67 @@
+"""The benchmark machinery runs end to end in its smallest mode and reports every scenario.
+
+Nothing here asserts a speed: timings depend on the machine. What is checked is that the run
+completes, that every scenario was measured for every stack that has it, that every variant
+answered as expected (authenticated where it must be), and that no network call happened on
+the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.inprocess import SCENARIOS, STACKS
+
+pytestmark = pytest.mark.timeout(300)
+
+EXPECTED_STACKS = {
+    "anonymous": set(STACKS),
+    "session": {"bare", "cognito", "session_jwt"},
+    "bearer_memo": set(STACKS),
+    "bearer_first": set(STACKS),
+    "guest_credentials": {"bare", "cognito"},
+}
+
+
+def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "results.json"
+    assert main(["--quick", "--no-server", "--json", str(target)]) == 0
+    results = json.loads(target.read_text())
+
+    scenarios = results["inprocess"]["scenarios"]
+    assert set(scenarios) == set(SCENARIOS)
+    for name, stacks in EXPECTED_STACKS.items():
+        assert set(scenarios[name]["stacks"]) == stacks, name
+        for stack, figures in scenarios[name]["stacks"].items():
+            assert figures["unexpected_status_rounds"] == 0, (name, stack)
+            assert figures["median_us"] > 0 and math.isfinite(figures["ratio_to_bare"])
+            assert len(figures["samples_us"]) == results["settings"]["rounds"]
+
+    assert results["hot_path_network_calls"] == 0
+    assert all(v == 0 for k, v in results["network_detail"].items()
+               if k != "session_cookie_rewrites_between_rounds")
+
+    memory = results["memory"]
+    assert memory["memory_store_bytes_per_session"] > 0
+    assert memory["credential_cache_bytes_per_set"] > 0
+    assert [row["groups"] for row in memory["cookie_sizes"]] == [0, 10, 50]
+    assert all(row["chunks"] >= 1 for row in memory["cookie_sizes"])
+
+    for kind in ("cookie_store", "memory_store"):
+        assert set(results["scale"]["sessions"][kind]) == {"1", "100"}
+    assert set(results["scale"]["bearer_tokens"]) == {"1", "10"}
+
+    assert "server" not in results
+    assert {t["target"] for t in results["targets"]} >= {
+        "Session request in-process", "Memoised Bearer in-process",
+        "Anonymous public request in-process", "Network calls on the hot path",
+    }
+    printed = capsys.readouterr().out
+    assert "In-process ASGI" in printed and "Targets" in printed
