@@ -96,10 +96,10 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
 
     session_jar = await environment.sign_in("alice")
     session = await environment.session_of(session_jar)
+    # The ID and access tokens: what fits in one browser cookie (the refresh token would not).
     starlette_cookie = {"session": session_jwt_cookie({
         "id_token": session.id_token,
         "access_token": session.access_token,
-        "refresh_token": session.refresh_token or "",
     })}
     bearer = f"Bearer {session.access_token}"
     guest_jar = await environment.guest_cookies()
