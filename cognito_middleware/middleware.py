@@ -53,6 +53,9 @@ logger = logging.getLogger("cognito_middleware")
 
 _TOUCH_INTERVAL = 60.0
 _USER_MEMO_MAX = 4096
+# As many Bearer users as the verifier keeps memoised tokens (its default bound), so that a
+# token whose claims are remembered never has its user rebuilt.
+_BEARER_USER_MEMO_MAX = 10_000
 _ANONYMOUS = AnonymousUser()
 _NO_SCOPES = AuthCredentials()
 
@@ -188,7 +191,7 @@ class CognitoAuthMiddleware:
         if user is None:
             user = CognitoUser.from_claims(None, claims, via_bearer=True)
             self._bearer_users[token] = user
-            if len(self._bearer_users) > _USER_MEMO_MAX:
+            if len(self._bearer_users) > _BEARER_USER_MEMO_MAX:
                 self._bearer_users.popitem(last=False)
         state.user = user
         return None
