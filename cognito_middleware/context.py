@@ -33,9 +33,11 @@ class Services:
     clock: Callable[[], float]
     credentials: Any = None
     """The identity-pool credential service, when ``identity_pool_id`` is configured."""
+    refresh: Callable[[RequestState], Awaitable[bool]] | None = None
+    """Refreshes a request's session tokens now (set by the middleware)."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class RequestState:
     """Our state for one request. ``set_cookies`` are extra ``Set-Cookie`` values to send."""
 
@@ -46,6 +48,8 @@ class RequestState:
     session_changed: bool = False
     set_cookies: list[str] = field(default_factory=list)
     refresher: Callable[[], Awaitable[bool]] | None = None
+    """Overrides ``services.refresh`` for this request (tests, custom setups)."""
+    path: str = ""
 
     @property
     def config(self) -> CognitoConfig:
@@ -61,9 +65,13 @@ class RequestState:
     async def refresh_tokens(self) -> bool:
         """Refresh the session's tokens now (e.g. an ID token an AWS service refused).
         Returns whether fresh tokens are in the session."""
-        if self.refresher is None or self.session is None:
+        if self.session is None:
             return False
-        return await self.refresher()
+        if self.refresher is not None:
+            return await self.refresher()
+        if self.services.refresh is None:
+            return False
+        return await self.services.refresh(self)
 
 
 def get_state(conn: HTTPConnection) -> RequestState:

@@ -59,6 +59,7 @@ __all__ = [
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 WS_POLICY_VIOLATION = 1008
+_SEEN_MAX = 4096
 
 _AnyUser = CognitoUser | AnonymousUser
 
@@ -207,7 +208,7 @@ class PathRules:
         decision = rules.evaluate(scope["path"], scope["user"])
     """
 
-    __slots__ = ("_auth_prefix", "_auth_prefix_slash", "_default", "_home", "_table")
+    __slots__ = ("_auth_prefix", "_auth_prefix_slash", "_default", "_home", "_seen", "_table")
 
     def __init__(
         self,
@@ -251,6 +252,8 @@ class PathRules:
         self._table = table
         self._auth_prefix = auth_prefix
         self._auth_prefix_slash = auth_prefix + "/"
+        # Paths seen recently and what they require: the prefix walk runs once per path.
+        self._seen: dict[str, tuple[_Requirement, bool]] = {}
 
     @classmethod
     def from_config(cls, config: CognitoConfig) -> PathRules:
@@ -280,9 +283,15 @@ class PathRules:
 
     def evaluate(self, path: str, user: _AnyUser) -> Decision:
         """Decide whether ``user`` may see ``path`` (the decoded ``scope["path"]``)."""
-        requirement = self._lookup(path)
+        known = self._seen.get(path)
+        if known is None:
+            known = (self._lookup(path), "//" in path or "/." in path or "%" in path)
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.clear()
+            self._seen[path] = known
+        requirement, odd = known
         decision = requirement.check(user)
-        if decision.allowed and ("//" in path or "/." in path or "%" in path):
+        if decision.allowed and odd:
             readings = {_normalize(path)}
             if "%" in path:
                 # Percent signs left after the server's decoding: a second decoding somewhere

@@ -16,14 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from http.cookies import _unquote
 from typing import Any
 
 import httpx
-from starlette.authentication import AuthCredentials
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,7 +55,6 @@ _USER_MEMO_MAX = 4096
 # token whose claims are remembered never has its user rebuilt.
 _BEARER_USER_MEMO_MAX = 10_000
 _ANONYMOUS = AnonymousUser()
-_NO_SCOPES = AuthCredentials()
 
 
 class CognitoAuthMiddleware:
@@ -100,7 +97,9 @@ class CognitoAuthMiddleware:
             hooks=self._hooks, clock=clock,
         )
         self._rules = PathRules.from_config(config)
-        self._services = Services(config=config, http=self._http, clock=clock)
+        self._services = Services(
+            config=config, http=self._http, clock=clock, refresh=self._force_refresh
+        )
         if config.identity_pool_id:
             from .credentials import CredentialService
 
@@ -148,7 +147,7 @@ class CognitoAuthMiddleware:
                 cookies.update(_parse_cookies(value.decode("latin-1")))
             elif key == b"authorization":
                 authorization = value.decode("latin-1")
-        state = RequestState(self._services, _ANONYMOUS, cookies)
+        state = RequestState(self._services, _ANONYMOUS, cookies, path=path)
         scope[SCOPE_KEY] = state
         unavailable = False
 
@@ -162,11 +161,7 @@ class CognitoAuthMiddleware:
 
         user = state.user
         scope["user"] = user
-        scope["auth"] = (
-            AuthCredentials(["authenticated", *user.scopes])
-            if user.is_authenticated
-            else _NO_SCOPES
-        )
+        scope["auth"] = user.auth_credentials
         decision = self._rules.evaluate(path, user)
         if not decision.allowed and not _is_preflight(scope):
             await self._deny(scope, receive, send, decision, unavailable)
@@ -208,10 +203,6 @@ class CognitoAuthMiddleware:
             return False
         now = self._clock()
         state.session = session
-        # Weakly: a state that referred to itself through its refresher would be a reference
-        # cycle on every request, freed only by the cyclic garbage collector.
-        ref = weakref.ref(state)
-        state.refresher = lambda: self._force_refresh(ref, path)
         if session.expires_at - now <= self._margin:
             outcome = await self._refresh(state, session, path)
             if outcome is not None:
@@ -245,11 +236,10 @@ class CognitoAuthMiddleware:
         await self._hooks.emit(AuthEvent("refresh", self._user_for(fresh), path))
         return None
 
-    async def _force_refresh(self, ref: weakref.ref[RequestState], path: str) -> bool:
-        state = ref()
-        if state is None or state.session is None:
+    async def _force_refresh(self, state: RequestState) -> bool:
+        if state.session is None:
             return False
-        outcome = await self._refresh(state, state.session, path)
+        outcome = await self._refresh(state, state.session, state.path)
         if state.session is not None:
             state.user = self._user_for(state.session)
         return outcome is None and state.session is not None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.authentication import BaseUser
+from starlette.authentication import AuthCredentials, BaseUser
 
 __all__ = ["AnonymousUser", "CognitoUser"]
 
@@ -40,6 +40,14 @@ class CognitoUser(BaseUser):
     client_id: str | None = None
     via_bearer: bool = False
     is_guest: bool = field(default=False, init=False)
+    auth_credentials: AuthCredentials = field(init=False, repr=False)
+    """What ``request.auth`` holds for this user: ``authenticated`` and the token's scopes.
+    Built once per user object; requests of the same session share it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "auth_credentials", AuthCredentials(["authenticated", *sorted(self.scopes)])
+        )
 
     @classmethod
     def from_claims(
@@ -127,6 +135,7 @@ class AnonymousUser(BaseUser):
     provider_type = None
     is_guest = True
     via_bearer = False
+    auth_credentials = AuthCredentials()
 
     @property
     def is_authenticated(self) -> bool:
