@@ -219,6 +219,7 @@ class CredentialService:
         self._secure = config.cookies_secure
         self.guest_cookie_name = f"__Host-{GUEST_COOKIE}" if self._secure else GUEST_COOKIE
         self._guests = _guest_serializer(config, self._client.identity_pool_id, clock)
+        self._guest_memo: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._credential_flights: dict[str, asyncio.Task[AWSCredentials]] = {}
         self._id_flights: dict[str, asyncio.Task[str]] = {}
         self._new_guests: weakref.WeakKeyDictionary[RequestState, str] = (
@@ -432,6 +433,12 @@ class CredentialService:
         raw = state.cookies.get(self.guest_cookie_name)
         if not raw:
             return None
+        known = self._guest_memo.get(raw)
+        if known is not None:
+            if self._clock() - known[1] <= _GUEST_MAX_AGE:
+                return known
+            del self._guest_memo[raw]
+            return None
         try:
             value, signed_at = self._guests.loads(
                 raw, max_age=_GUEST_MAX_AGE, return_timestamp=True
@@ -440,7 +447,12 @@ class CredentialService:
             return None
         if not isinstance(value, str) or not value:
             return None
-        return value, signed_at.timestamp()
+        # A signature once checked stays valid for these keys: guest pages skip the HMAC.
+        result = (value, signed_at.timestamp())
+        self._guest_memo[raw] = result
+        if len(self._guest_memo) > _KNOWN_IDENTITIES_MAX:
+            self._guest_memo.popitem(last=False)
+        return result
 
     def _set_guest_cookie(self, state: RequestState, identity_id: str) -> None:
         value = self._guests.dumps(identity_id)

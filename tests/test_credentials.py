@@ -314,6 +314,20 @@ async def test_guest_cookie_renewed_after_a_month(env: Env) -> None:
     assert len(later.set_cookies) == 1
 
 
+async def test_guest_cookie_older_than_a_year_is_refused_even_after_being_read(
+    env: Env,
+) -> None:
+    first = env.guest()
+    creds = await env.service.get(first)
+    cookie = env.guest_cookie(first)
+    assert (await env.service.get(env.guest(cookie))).identity_id == creds.identity_id
+    env.clock.now += 366 * 24 * 3600
+    stale = env.guest(cookie)
+    fresh = await env.service.get(stale)
+    assert fresh.identity_id != creds.identity_id
+    assert env.pool.count("GetId") == 2
+
+
 @pytest.mark.parametrize("value", ["garbage", "eyJ.abc.def", ""])
 async def test_tampered_guest_cookie_gets_a_new_identity(env: Env, value: str) -> None:
     state = env.guest({"cognito_guest": value})
