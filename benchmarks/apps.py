@@ -33,6 +33,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cognito_middleware import CognitoConfig, PathRule
 from cognito_middleware.credentials import get_aws_credentials
@@ -46,6 +47,7 @@ __all__ = [
     "bearer_dependency_app",
     "cognito_app",
     "cognito_config",
+    "passthrough_app",
     "session_jwt_app",
     "session_jwt_cookie",
 ]
@@ -70,6 +72,39 @@ def bare_app() -> Starlette:
     return Starlette(
         routes=[Route(PUBLIC, hello), Route(PROTECTED, hello), Route(GUEST, hello)]
     )
+
+
+class PassThrough:
+    """The least any pure-ASGI authentication middleware does: read the request headers, wrap
+    ``send`` to be able to add a ``Set-Cookie``, call the app. It authenticates nothing; its
+    cost is the floor under every middleware of this kind."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie = authorization = None
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                cookie = value
+            elif key == b"authorization":
+                authorization = value
+        scope["passthrough"] = (cookie, authorization)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start" and cookie is None:
+                message.setdefault("headers", [])
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def passthrough_app() -> PassThrough:
+    """The bare app behind :class:`PassThrough`."""
+    return PassThrough(bare_app())
 
 
 def cognito_config(env: Mapping[str, str]) -> CognitoConfig:

@@ -14,6 +14,7 @@ from .apps import (
     PUBLIC,
     bare_app,
     bearer_dependency_app,
+    passthrough_app,
     session_jwt_app,
     session_jwt_cookie,
 )
@@ -32,6 +33,7 @@ __all__ = ["SCENARIOS", "STACKS", "Settings", "run_inprocess"]
 
 STACKS = {
     "bare": "bare Starlette (the floor)",
+    "passthrough": "no-op pure-ASGI middleware (floor of any middleware)",
     "cognito": "CognitoAuthMiddleware",
     "session_jwt": "SessionMiddleware + AuthenticationMiddleware, pyjwt-verified ID token",
     "bearer_dependency": "per-request pyjwt Bearer dependency",
@@ -91,6 +93,7 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     await environment.fetch_jwks()
     keys = environment.keys()
     bare = bare_app()
+    passthrough = passthrough_app()
     session_jwt = session_jwt_app(keys)
     dependency = bearer_dependency_app(keys)
 
@@ -115,13 +118,14 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     anonymous = make_scope(PUBLIC)
     plans["anonymous"] = {
         name: (app, anonymous, _fixed(anonymous, n))
-        for name, app in (("bare", bare), ("cognito", cognito), ("session_jwt", session_jwt),
-                          ("bearer_dependency", dependency))
+        for name, app in (("bare", bare), ("passthrough", passthrough), ("cognito", cognito),
+                          ("session_jwt", session_jwt), ("bearer_dependency", dependency))
     }
     with_session = make_scope(PROTECTED, cookies=session_jar)
     with_starlette_session = make_scope(PROTECTED, cookies=starlette_cookie)
     plans["session"] = {
         "bare": (bare, with_session, _fixed(with_session, n)),
+        "passthrough": (passthrough, with_session, _fixed(with_session, n)),
         "cognito": (cognito, with_session,
                     _browser(cognito, PROTECTED, dict(session_jar), n, rewrites)),
         "session_jwt": (session_jwt, with_starlette_session,
@@ -130,8 +134,8 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     with_bearer = make_scope(PROTECTED, authorization=bearer)
     plans["bearer_memo"] = {
         name: (app, with_bearer, _fixed(with_bearer, n))
-        for name, app in (("bare", bare), ("cognito", cognito), ("session_jwt", session_jwt),
-                          ("bearer_dependency", dependency))
+        for name, app in (("bare", bare), ("passthrough", passthrough), ("cognito", cognito),
+                          ("session_jwt", session_jwt), ("bearer_dependency", dependency))
     }
     with_check_token = make_scope(PROTECTED, authorization=f"Bearer {check_token}")
     plans["bearer_first"] = {

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.timeout(300)
 
 EXPECTED_STACKS = {
     "anonymous": set(STACKS),
-    "session": {"bare", "cognito", "session_jwt"},
+    "session": {"bare", "passthrough", "cognito", "session_jwt"},
     "bearer_memo": set(STACKS),
-    "bearer_first": set(STACKS),
+    "bearer_first": set(STACKS) - {"passthrough"},
     "guest_credentials": {"bare", "cognito"},
 }
 
