@@ -276,7 +276,9 @@ class CognitoAuthMiddleware:
 
     def _wrap_send(self, state: RequestState, send: Send) -> Send:
         async def send_with_session(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and (
+                state.set_cookies or state.session_changed
+            ):
                 cookies = list(state.set_cookies)
                 if state.session_changed and state.session is not None:
                     try:
