@@ -83,10 +83,15 @@ def _wait_for_callback(driver: Any, app_url: str) -> dict[str, list[str]]:
 
 def _fill(driver: Any, username: str, password: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    button = driver.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    button.click()
+    # click() returns before the next page has loaded: wait until this one is gone.
+    WebDriverWait(driver, 15).until(ec.staleness_of(button))
 
 
 def test_sign_in_through_the_hosted_ui(local_cognito: LocalCognito, app_url: str,
