@@ -52,7 +52,8 @@ async def get(app: CognitoAuthMiddleware, cookies: dict[str, str]) -> httpx.Resp
 def mangled(jar: dict[str, str]) -> list[dict[str, str]]:
     variants = []
     for name, value in jar.items():
-        for new in (value[:-3], value[:5], value + "A", value.replace(value[10], "_", 1), "x"):
+        altered = value[:10] + ("_" if value[10] != "_" else "-") + value[11:]
+        for new in (value[:-3], value[:5], value + "A", altered, "x"):
             variants.append({**jar, name: new})
     variants.append({name: value for name, value in list(jar.items())[:-1]})
     return variants
