@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from http.cookies import SimpleCookie
 
-__all__ = ["expire_cookie", "set_cookie"]
+from starlette.requests import cookie_parser
+
+__all__ = ["RequestCookies", "expire_cookie", "set_cookie"]
+
+
+class RequestCookies(Mapping[str, str]):
+    """The request's cookies, parsed (as Starlette parses them) only when first read.
+
+    Most requests never need them parsed: a session cookie seen before is recognised from the
+    raw header, and anonymous pages read no cookie at all.
+    """
+
+    __slots__ = ("_parsed", "_raw")
+
+    def __init__(self, raw: str) -> None:
+        self._raw = raw
+        self._parsed: dict[str, str] | None = None
+
+    def _cookies(self) -> dict[str, str]:
+        if self._parsed is None:
+            self._parsed = cookie_parser(self._raw)
+        return self._parsed
+
+    def __getitem__(self, name: str) -> str:
+        return self._cookies()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cookies())
+
+    def __len__(self) -> int:
+        return len(self._cookies())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._cookies()
 
 
 def set_cookie(

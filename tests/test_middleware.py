@@ -143,3 +143,81 @@ async def test_bad_input_is_a_clear_4xx_never_a_500(
     assert 300 <= response.status_code < 500, response.text
     assert "Traceback" not in response.text
     assert "<script>" not in response.text and "<b>" not in response.text
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _signed_in_client(
+    clock: _Clock, **store_options: float
+) -> tuple[CognitoAuthMiddleware, httpx.AsyncClient, str]:
+    """A middleware with a cookie store and a browser holding a valid sealed session whose
+    tokens claim ``bob`` (the session path never re-verifies sealed tokens)."""
+    import base64
+    import json
+
+    from cognito_middleware.sessions import CookieSessionStore
+    from cognito_middleware.sessions.base import CookieSettings
+
+    def token(claims: dict[str, object]) -> str:
+        def part(data: dict[str, object]) -> str:
+            raw = json.dumps(data).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        return f"{part({'kid': 'k', 'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+    config = _config()
+    store = CookieSessionStore(
+        config.session_secrets, cookie=CookieSettings(secure=False), clock=clock,
+        **store_options,  # type: ignore[arg-type]
+    )
+    now = clock()
+    claims = {"sub": "b0b", "cognito:username": "bob", "exp": int(now) + 3600}
+    session = SessionData(
+        session_id="b" * 32, id_token=token(claims), access_token=token({**claims, "scope": ""}),
+        refresh_token=None, expires_at=now + 3600, created_at=now, last_seen=now,
+    )
+    jar: SimpleCookie = SimpleCookie()
+    for header in await store.save(session, {}):
+        jar.load(header)
+    header = "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
+    middleware = CognitoAuthMiddleware(
+        APP, config=config, session_store=store, clock=clock,
+        transport=httpx.MockTransport(_refuse),
+    )
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=middleware), base_url="http://127.0.0.1:8000"
+    )
+    return middleware, client, header
+
+
+async def test_a_cookie_header_seen_before_still_obeys_the_idle_timeout() -> None:
+    clock = _Clock()
+    middleware, client, header = await _signed_in_client(clock, idle_timeout=600)
+    async with client:
+        for _ in range(3):
+            response = await client.get("/private", headers={"Cookie": header})
+            assert response.text == "hello bob"
+        clock.now += 601
+        expired = await client.get("/private", headers={"Cookie": header, **NAVIGATE})
+        assert expired.status_code == 303
+    await middleware.aclose()
+
+
+async def test_a_tampered_cookie_header_is_never_served_from_memory() -> None:
+    clock = _Clock()
+    middleware, client, header = await _signed_in_client(clock)
+    async with client:
+        assert (await client.get("/private", headers={"Cookie": header})).text == "hello bob"
+        name, _, value = header.partition("=")
+        flipped = value[:20] + ("A" if value[20] != "A" else "B") + value[21:]
+        response = await client.get("/private", headers={"Cookie": f"{name}={flipped}"})
+        assert response.status_code == 401
+        other = await client.get("/private", headers={"Cookie": header + "; theme=dark"})
+        assert other.text == "hello bob"
+    await middleware.aclose()

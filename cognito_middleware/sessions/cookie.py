@@ -156,6 +156,10 @@ class CookieSessionStore:
             return None
         return session
 
+    def is_live(self, session: SessionData) -> bool:
+        """Whether ``session`` (opened by this store) is still within its timeouts now."""
+        return is_alive(session, self._clock(), self._idle, self._absolute)
+
     def seal(self, session: SessionData) -> tuple[str, ...]:
         """The chunk cookie values of ``session`` (what :meth:`save` sends), in order."""
         plain = encode_session(session)
