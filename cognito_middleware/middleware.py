@@ -109,7 +109,8 @@ class CognitoAuthMiddleware:
                 config, self._http, cache=credential_cache, clock=clock
             )
         self._users: OrderedDict[tuple[str, str], CognitoUser] = OrderedDict()
-        self._bearer_users: OrderedDict[str, CognitoUser] = OrderedDict()
+        self._bearer_users: OrderedDict[bytes, CognitoUser] = OrderedDict()
+        self._leeway = config.leeway
         self._cookie_store = (
             self._store if isinstance(self._store, CookieSessionStore) else None
         )
@@ -149,20 +150,20 @@ class CognitoAuthMiddleware:
             return
 
         raw_cookie: bytes | None = None
-        authorization = None
+        authorization: bytes | None = None
         for key, value in scope["headers"]:
             if key == b"cookie":
                 raw_cookie = value if raw_cookie is None else raw_cookie + b"; " + value
             elif key == b"authorization":
-                authorization = value.decode("latin-1")
+                authorization = value
         state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path=path)
         scope[SCOPE_KEY] = state
         unavailable = False
 
-        if authorization is not None and authorization[:7].lower() == "bearer ":
+        if authorization is not None and authorization[:7].lower() == b"bearer ":
             if raw_cookie:
                 state.cookies = RequestCookies(raw_cookie.decode("latin-1"))
-            failure = await self._bearer(state, authorization[7:].strip())
+            failure = await self._bearer(state, authorization)
             if failure is not None:
                 await self._reject_bearer(scope, receive, send, *failure)
                 return
@@ -183,21 +184,26 @@ class CognitoAuthMiddleware:
 
     # User resolution --------------------------------------------------------------------
 
-    async def _bearer(self, state: RequestState, token: str) -> tuple[int, str, str] | None:
+    async def _bearer(
+        self, state: RequestState, authorization: bytes
+    ) -> tuple[int, str, str] | None:
+        # A header verified before is recognised as it comes, until the token's exp: the
+        # user is built once per token, and no decoding happens on the hot path.
+        user = self._bearer_users.get(authorization)
+        if user is not None and self._clock() < user.claims["exp"] + self._leeway:
+            state.user = user
+            return None
+        token = authorization[7:].decode("latin-1").strip()
         try:
             claims = await self._verifier.verify_bearer(token)
         except CognitoUnavailableError:
             return 503, "temporarily_unavailable", "The token cannot be checked right now."
         except TokenError as exc:
             return 401, "invalid_token", exc.reason
-        # The verifier remembers the claims per token; building the user from them again on
-        # every request would cost more than the whole lookup.
-        user = self._bearer_users.get(token)
-        if user is None:
-            user = CognitoUser.from_claims(None, claims, via_bearer=True)
-            self._bearer_users[token] = user
-            if len(self._bearer_users) > _BEARER_USER_MEMO_MAX:
-                self._bearer_users.popitem(last=False)
+        user = CognitoUser.from_claims(None, claims, via_bearer=True)
+        self._bearer_users[authorization] = user
+        if len(self._bearer_users) > _BEARER_USER_MEMO_MAX:
+            self._bearer_users.popitem(last=False)
         state.user = user
         return None
 
