@@ -604,6 +604,18 @@ async def test_bearer_access_token_authenticates_api_calls(site: Site) -> None:
         assert site.cognito.calls[f"/{DEMO_POOL_ID}/.well-known/jwks.json"] == jwks_calls
 
 
+async def test_bearer_token_accepted_before_is_refused_once_it_expires(site: Site) -> None:
+    tokens = site.cognito.mint_tokens("bob")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    async with site.browser() as api:
+        for _ in range(3):
+            assert (await api.get(f"{APP}/api/me", headers=headers)).status_code == 200
+        site.clock.offset = 3600 + 60
+        expired = await api.get(f"{APP}/api/me", headers=headers)
+    assert expired.status_code == 401
+    assert expired.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
 async def test_bearer_without_the_scope_is_forbidden(site: Site) -> None:
     tokens = site.cognito.mint_tokens("bob", scopes=["openid"])
     async with site.browser() as api:
