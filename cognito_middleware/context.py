@@ -50,6 +50,9 @@ class RequestState:
     refresher: Callable[[], Awaitable[bool]] | None = None
     """Overrides ``services.refresh`` for this request (tests, custom setups)."""
     path: str = ""
+    auth_unavailable: bool = False
+    """The request carried a session that could not be checked (Cognito or the session store
+    unreachable): guards answer 503 instead of asking to sign in."""
 
     @property
     def config(self) -> CognitoConfig:

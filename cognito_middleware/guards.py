@@ -352,8 +352,8 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
     """
     if decision.allowed:
         raise ValueError("deny() called with an ALLOW decision")
+    state = scope.get(SCOPE_KEY)
     if config is None:
-        state = scope.get(SCOPE_KEY)
         if not isinstance(state, RequestState):
             raise RuntimeError(
                 "CognitoAuthMiddleware is not installed: add it with "
@@ -361,6 +361,19 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
             )
         config = state.config
     bearer = _has_bearer(scope)
+    if (
+        decision.outcome is Outcome.LOGIN_REQUIRED
+        and isinstance(state, RequestState)
+        and state.auth_unavailable
+    ):
+        # The visitor has a session we could not check: sending them to sign in again would
+        # hide the outage and fail the same way.
+        return error_response(
+            scope, 503, "temporarily_unavailable",
+            "Your sign-in cannot be checked right now: a service it depends on is "
+            "unreachable. Try again in a moment.",
+            headers={"Retry-After": "5"},
+        )
     if decision.outcome is Outcome.LOGIN_REQUIRED:
         target = login_url(scope, config)
         mode = config.login_redirect

@@ -158,7 +158,6 @@ class CognitoAuthMiddleware:
                 authorization = value
         state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path=path)
         scope[SCOPE_KEY] = state
-        unavailable = False
 
         if authorization is not None and authorization[:7].lower() == b"bearer ":
             if raw_cookie:
@@ -168,14 +167,14 @@ class CognitoAuthMiddleware:
                 await self._reject_bearer(scope, receive, send, *failure)
                 return
         elif raw_cookie:
-            unavailable = await self._session(state, path, raw_cookie)
+            state.auth_unavailable = await self._session(state, path, raw_cookie)
 
         user = state.user
         scope["user"] = user
         scope["auth"] = user.auth_credentials
         decision = self._rules.evaluate(path, user)
         if not decision.allowed and not _is_preflight(scope):
-            await self._deny(scope, receive, send, decision, unavailable)
+            await self._deny(scope, receive, send, decision)
             return
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -334,9 +333,7 @@ class CognitoAuthMiddleware:
 
         return send_with_session
 
-    async def _deny(
-        self, scope: Scope, receive: Receive, send: Send, decision: Any, unavailable: bool
-    ) -> None:
+    async def _deny(self, scope: Scope, receive: Receive, send: Send, decision: Any) -> None:
         state: RequestState = scope[SCOPE_KEY]
         await self._hooks.emit(
             AuthEvent("denied", state.user, scope["path"], _client(scope), decision.reason)
@@ -344,15 +341,7 @@ class CognitoAuthMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        if unavailable and not state.user.is_authenticated:
-            response = error_response(
-                scope, 503, "temporarily_unavailable",
-                "Your sign-in cannot be checked right now: a service it depends on is "
-                "unreachable. Try again in a moment.",
-                headers={"Retry-After": "5"},
-            )
-        else:
-            response = deny(scope, decision)
+        response = deny(scope, decision)
         for value in state.set_cookies:
             response.headers.append("set-cookie", value)
         await response(scope, receive, send)

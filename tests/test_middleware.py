@@ -6,15 +6,18 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from cognito_middleware import CognitoAuthMiddleware, CognitoConfig, PathRule
+from cognito_middleware import CognitoAuthMiddleware, CognitoConfig, PathRule, login_required
+from cognito_middleware.fastapi import CurrentUser, install_exception_handler
 from cognito_middleware.sessions import MemorySessionStore, RedisSessionStore, SessionData
 
 SECRET = "s" * 40
@@ -38,7 +41,30 @@ async def page(request: Request) -> Response:
     return PlainTextResponse(f"hello {request.user.display_name}")
 
 
-APP = Starlette(routes=[Route("/", page), Route("/private", page)])
+@login_required
+async def decorated(request: Request) -> Response:
+    return PlainTextResponse(f"hello {request.user.display_name}")
+
+
+def _fastapi_app() -> Any:
+    api = FastAPI()
+    install_exception_handler(api)
+
+    @api.get("/me")
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"username": user.username}
+
+    return api
+
+
+APP = Starlette(
+    routes=[
+        Route("/", page),
+        Route("/private", page),
+        Route("/decorated", decorated),
+        Mount("/fastapi", app=_fastapi_app()),
+    ]
+)
 
 
 def _refuse(request: httpx.Request) -> httpx.Response:
@@ -79,6 +105,10 @@ async def test_unreachable_session_store_is_a_clear_503_on_protected_pages(
         assert "unreachable" in private.text
         public = await client.get("/")
         assert public.status_code == 200 and public.text == "hello guest"
+        decorated = await client.get("/decorated", headers=NAVIGATE)
+        assert decorated.status_code == 503 and "unreachable" in decorated.text
+        api = await client.get("/fastapi/me")
+        assert api.status_code == 503 and api.json()["error"] == "temporarily_unavailable"
 
 
 async def test_non_http_scopes_pass_through_untouched() -> None:
