@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,21 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         driver.quit()
 
 
+def _gone(element: Any) -> Any:
+    """A wait condition: ``element``'s page has been replaced. While the new page loads,
+    Chromium may report a vanishing node with any WebDriverException, not only a stale one."""
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return gone
+
+
 class Walk:
     """Small helpers over the driver: waits, form filling and numbered screenshots."""
 
@@ -137,12 +153,11 @@ class Walk:
 
     def click(self, css: str) -> None:
         """Click and wait until the browser has left the page (the element went stale)."""
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         element = self.find(css)
         element.click()  # type: ignore[attr-defined]
-        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(element))
+        WebDriverWait(self.driver, WAIT).until(_gone(element))
 
     def body_text(self) -> str:
         from selenium.webdriver.common.by import By
@@ -172,7 +187,6 @@ class Walk:
 
     def submit_credentials(self, username: str, password: str) -> None:
         from selenium.webdriver.common.keys import Keys
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         user_field = self.find("input[name=username]")
@@ -180,7 +194,7 @@ class Walk:
         user_field.send_keys(username)  # type: ignore[attr-defined]
         password_field = self.find("input[name=password]")
         password_field.send_keys(password, Keys.ENTER)  # type: ignore[attr-defined]
-        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(password_field))
+        WebDriverWait(self.driver, WAIT).until(_gone(password_field))
 
     def wait_path(self, path: str) -> None:
         deadline = time.monotonic() + WAIT

@@ -83,7 +83,6 @@ def _wait_for_callback(driver: Any, app_url: str) -> dict[str, list[str]]:
 
 def _fill(driver: Any, username: str, password: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.find_element(By.NAME, "username").send_keys(username)
@@ -91,7 +90,22 @@ def _fill(driver: Any, username: str, password: str) -> None:
     button = driver.find_element(By.CSS_SELECTOR, "button[type=submit]")
     button.click()
     # click() returns before the next page has loaded: wait until this one is gone.
-    WebDriverWait(driver, 15).until(ec.staleness_of(button))
+    WebDriverWait(driver, 15).until(_gone(button))
+
+
+def _gone(element: Any) -> Any:
+    """A wait condition: ``element``'s page has been replaced. While the new page loads,
+    Chromium may report a vanishing node with any WebDriverException, not only a stale one."""
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return gone
 
 
 def test_sign_in_through_the_hosted_ui(local_cognito: LocalCognito, app_url: str,
