@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -42,6 +41,7 @@ from .oauth import OAuthClient
 from .refresh import SessionRefresher
 from .responses import error_response
 from .sessions import CookieSessionStore, SessionStore, build_session_store
+from .sessions._common import LRU
 from .sessions.base import SessionData
 from .tokens import TokenVerifier
 from .user import AnonymousUser, CognitoUser
@@ -108,14 +108,14 @@ class CognitoAuthMiddleware:
             self._services.credentials = CredentialService(
                 config, self._http, cache=credential_cache, clock=clock
             )
-        self._users: OrderedDict[tuple[str, str], CognitoUser] = OrderedDict()
-        self._bearer_users: OrderedDict[bytes, CognitoUser] = OrderedDict()
+        self._users: LRU[tuple[str, str], CognitoUser] = LRU(_USER_MEMO_MAX)
+        self._bearer_users: LRU[bytes, CognitoUser] = LRU(_BEARER_USER_MEMO_MAX)
         self._leeway = config.leeway
         self._cookie_store = (
             self._store if isinstance(self._store, CookieSessionStore) else None
         )
-        self._cookie_sessions: OrderedDict[bytes, tuple[SessionData, RequestCookies]] = (
-            OrderedDict()
+        self._cookie_sessions: LRU[bytes, tuple[SessionData, RequestCookies]] = LRU(
+            _USER_MEMO_MAX
         )
         self._auth_prefix = config.auth_prefix + "/"
         self._margin = config.refresh_margin
@@ -200,9 +200,7 @@ class CognitoAuthMiddleware:
         except TokenError as exc:
             return 401, "invalid_token", exc.reason
         user = CognitoUser.from_claims(None, claims, via_bearer=True)
-        self._bearer_users[authorization] = user
-        if len(self._bearer_users) > _BEARER_USER_MEMO_MAX:
-            self._bearer_users.popitem(last=False)
+        self._bearer_users.put(authorization, user)
         state.user = user
         return None
 
@@ -290,10 +288,7 @@ class CognitoAuthMiddleware:
     ) -> None:
         # The cookie store is stateless: the exact Cookie header determines the session, so
         # a header seen before skips parsing and opening (its timeouts are still checked).
-        memo = self._cookie_sessions
-        memo[raw_cookie] = (session, cookies)
-        if len(memo) > _USER_MEMO_MAX:
-            memo.popitem(last=False)
+        self._cookie_sessions.put(raw_cookie, (session, cookies))
 
     def _user_for(self, session: SessionData) -> CognitoUser:
         key = (session.id_token, session.access_token)
@@ -303,9 +298,7 @@ class CognitoAuthMiddleware:
                 self._verifier.unverified_claims(session.id_token),
                 self._verifier.unverified_claims(session.access_token),
             )
-            self._users[key] = user
-            if len(self._users) > _USER_MEMO_MAX:
-                self._users.popitem(last=False)
+            self._users.put(key, user)
         return user
 
     # Responses --------------------------------------------------------------------------
