@@ -1,7 +1,8 @@
 """The server side of the load benchmark: ``python -m benchmarks._serve SPEC_JSON``.
 
-Runs uvicorn with one worker on 127.0.0.1 and the given port, serving the bare app or the same
-app behind the middleware (configured from the ``COGNITO_*`` variables in the spec).
+Runs uvicorn with one worker on 127.0.0.1 and the given port, serving the bare app, the bare
+app behind a no-op middleware, or the same app behind the middleware (configured from the
+``COGNITO_*`` variables in the spec).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import uvicorn
 from starlette.types import ASGIApp
 
-from .apps import bare_app, cognito_app, cognito_config
+from .apps import bare_app, cognito_app, cognito_config, passthrough_app
 
 
 def main(spec_text: str) -> None:
@@ -20,6 +21,8 @@ def main(spec_text: str) -> None:
     app: ASGIApp = bare_app()
     if spec["app"] == "cognito":
         app = cognito_app(cognito_config(spec["env"]))
+    elif spec["app"] == "passthrough":
+        app = passthrough_app()
     uvicorn.run(
         app, host="127.0.0.1", port=int(spec["port"]), workers=1, log_level="warning",
         access_log=False, lifespan="on",

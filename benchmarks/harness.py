@@ -1,7 +1,8 @@
 """Calling an ASGI app directly: no server, no network, no HTTP client in the way.
 
-A request is a prebuilt scope; every call gets a shallow copy (apps add keys to it), a
-``receive`` that returns an empty body and a ``send`` that keeps only the response start.
+A request is a prebuilt scope with header bytes of its own (as a server makes them for every
+request); every call gets a shallow copy (apps add keys to it), a ``receive`` that returns an
+empty body and a ``send`` that keeps only the response start.
 Timing batches of calls for several variants is interleaved round by round, so that drift in
 the machine's speed hits every variant alike; the figure kept is the median of the rounds.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "Responder",
     "apply_set_cookies",
     "cookie_header",
+    "copies",
     "make_scope",
     "measure_interleaved",
 ]
@@ -60,6 +62,17 @@ def make_scope(
         "client": ("127.0.0.1", 51000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+def copies(scope: Scope, count: int) -> list[Scope]:
+    """``count`` copies of ``scope`` whose header bytes are new objects, as a server builds
+    them for every request: a bytes object caches its hash, so reusing one would hide the
+    cost of any lookup keyed by a header."""
+    return [
+        {**scope, "headers": [(bytes(bytearray(k)), bytes(bytearray(v)))
+                              for k, v in scope["headers"]]}
+        for _ in range(count)
+    ]
 
 
 def cookie_header(cookies: Mapping[str, str]) -> str:

@@ -23,6 +23,7 @@ from .harness import (
     Batch,
     apply_set_cookies,
     call,
+    copies,
     make_scope,
     measure_interleaved,
     median,
@@ -61,7 +62,7 @@ Prepare = Callable[[int], Awaitable[list[Scope]]]
 
 def _fixed(scope: Scope, count: int) -> Prepare:
     async def prepare(round_no: int) -> list[Scope]:
-        return [scope] * count
+        return copies(scope, count)
 
     return prepare
 
@@ -74,7 +75,7 @@ def _browser(app: ASGIApp, path: str, jar: dict[str, str], count: int,
     async def prepare(round_no: int) -> list[Scope]:
         responder = await call(app, make_scope(path, cookies=jar))
         rewrites[0] += apply_set_cookies(jar, responder.set_cookies) > 0
-        return [make_scope(path, cookies=jar)] * count
+        return copies(make_scope(path, cookies=jar), count)
 
     return prepare
 

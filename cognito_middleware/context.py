@@ -7,7 +7,7 @@ through :func:`get_state`. Nothing here is shared between requests except ``serv
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
@@ -37,22 +37,50 @@ class Services:
     """Refreshes a request's session tokens now (set by the middleware)."""
 
 
-@dataclass(eq=False, slots=True, weakref_slot=True)
 class RequestState:
-    """Our state for one request. ``set_cookies`` are extra ``Set-Cookie`` values to send."""
+    """Our state for one request. ``set_cookies`` are extra ``Set-Cookie`` values to send.
 
-    services: Services
-    user: CognitoUser | AnonymousUser
-    cookies: Mapping[str, str]
-    session: SessionData | None = None
-    session_changed: bool = False
-    set_cookies: list[str] = field(default_factory=list)
-    refresher: Callable[[], Awaitable[bool]] | None = None
-    """Overrides ``services.refresh`` for this request (tests, custom setups)."""
-    path: str = ""
-    auth_unavailable: bool = False
-    """The request carried a session that could not be checked (Cognito or the session store
-    unreachable): guards answer 503 instead of asking to sign in."""
+    ``refresher`` overrides ``services.refresh`` for this request (tests, custom setups).
+    ``auth_unavailable`` says the request carried a session that could not be checked
+    (Cognito or the session store unreachable): guards answer 503 instead of asking to sign in.
+    """
+
+    # A plain slotted class with its own __init__: one is built for every request.
+    __slots__ = (
+        "__weakref__",
+        "auth_unavailable",
+        "cookies",
+        "path",
+        "refresher",
+        "services",
+        "session",
+        "session_changed",
+        "set_cookies",
+        "user",
+    )
+
+    def __init__(
+        self,
+        services: Services,
+        user: CognitoUser | AnonymousUser,
+        cookies: Mapping[str, str],
+        path: str = "",
+        *,
+        session: SessionData | None = None,
+        session_changed: bool = False,
+        set_cookies: list[str] | None = None,
+        refresher: Callable[[], Awaitable[bool]] | None = None,
+        auth_unavailable: bool = False,
+    ) -> None:
+        self.services = services
+        self.user = user
+        self.cookies = cookies
+        self.path = path
+        self.session = session
+        self.session_changed = session_changed
+        self.set_cookies: list[str] = [] if set_cookies is None else set_cookies
+        self.refresher = refresher
+        self.auth_unavailable = auth_unavailable
 
     @property
     def config(self) -> CognitoConfig:

@@ -290,8 +290,10 @@ class PathRules:
                 self._seen.clear()
             self._seen[path] = known
         requirement, odd = known
+        if not odd:
+            return _ALLOW if requirement.public else requirement.check(user)
         decision = requirement.check(user)
-        if decision.allowed and odd:
+        if decision.allowed:
             readings = {_normalize(path)}
             if "%" in path:
                 # Percent signs left after the server's decoding: a second decoding somewhere

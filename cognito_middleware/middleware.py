@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -24,6 +24,7 @@ import httpx
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._memo import Memo
 from .config import CognitoConfig
 from .context import SCOPE_KEY, RequestState, Services
 from .cookies import RequestCookies
@@ -36,7 +37,7 @@ from .exceptions import (
     TokenError,
 )
 from .flows import AuthFlows
-from .guards import PathRules, deny
+from .guards import _ALLOW, PathRules, deny
 from .oauth import OAuthClient
 from .refresh import SessionRefresher
 from .responses import error_response
@@ -57,6 +58,17 @@ _USER_MEMO_MAX = 4096
 _BEARER_USER_MEMO_MAX = 10_000
 _ANONYMOUS = AnonymousUser()
 _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
+
+# A verified Bearer header (whole), its user, and the epoch time until which it is accepted
+# as is. Keyed by the end of the token's signature: hashing the whole header on every request
+# would cost more than the lookup saves.
+_KnownBearer = tuple[bytes, CognitoUser, float]
+_BEARER_KEY = slice(-32, None)
+# A cookie-store session's Cookie header (whole), the session, the parsed cookies, the user,
+# until when all of it holds without any check (no refresh, touch or timeout due), and until
+# when the session is alive.
+_KnownSession = tuple[bytes, SessionData, RequestCookies, CognitoUser, float, float]
+_SESSION_KEY_BYTES = 32
 
 
 class CognitoAuthMiddleware:
@@ -109,14 +121,19 @@ class CognitoAuthMiddleware:
                 config, self._http, cache=credential_cache, clock=clock
             )
         self._users: LRU[tuple[str, str], CognitoUser] = LRU(_USER_MEMO_MAX)
-        self._bearer_users: LRU[bytes, CognitoUser] = LRU(_BEARER_USER_MEMO_MAX)
+        self._bearer_users: Memo[bytes, _KnownBearer] = Memo(_BEARER_USER_MEMO_MAX)
         self._leeway = config.leeway
         self._cookie_store = (
             self._store if isinstance(self._store, CookieSessionStore) else None
         )
-        self._cookie_sessions: LRU[bytes, tuple[SessionData, RequestCookies]] = LRU(
-            _USER_MEMO_MAX
+        self._cookie_sessions: Memo[bytes, _KnownSession] = Memo(_USER_MEMO_MAX)
+        self._session_marker = (
+            f"{self._cookie_store.cookie_names[0]}=".encode("latin-1")
+            if self._cookie_store is not None
+            else b"\x00"
         )
+        self._auth_root = config.auth_prefix
+        self._guest_cookies = config.identity_pool_id is not None
         self._auth_prefix = config.auth_prefix + "/"
         self._margin = config.refresh_margin
         self._warm_up: asyncio.Future[None] | None = None
@@ -136,16 +153,13 @@ class CognitoAuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
-            return
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan":
+                receive = self._lifespan_receive(receive)
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if kind == "http" and (
-            path.startswith(self._auth_prefix) or path == self.config.auth_prefix
-        ):
+        if kind == "http" and (path.startswith(self._auth_prefix) or path == self._auth_root):
             await self._flows(scope, receive, send)
             return
 
@@ -156,27 +170,52 @@ class CognitoAuthMiddleware:
                 raw_cookie = value if raw_cookie is None else raw_cookie + b"; " + value
             elif key == b"authorization":
                 authorization = value
-        state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path=path)
+        state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path)
         scope[SCOPE_KEY] = state
 
-        if authorization is not None and authorization[:7].lower() == b"bearer ":
+        # The common cases are settled here without awaiting anything: a Bearer header or a
+        # cookie-store session seen before and still well within its lifetimes is recognised
+        # from the raw header bytes. Everything else takes the full path.
+        if authorization is not None:
+            known_bearer = self._bearer_users.get(authorization[_BEARER_KEY])
             if raw_cookie:
                 state.cookies = RequestCookies(raw_cookie.decode("latin-1"))
-            failure = await self._bearer(state, authorization)
-            if failure is not None:
-                await self._reject_bearer(scope, receive, send, *failure)
-                return
-        elif raw_cookie:
-            state.auth_unavailable = await self._session(state, path, raw_cookie)
+            if (
+                known_bearer is not None
+                and self._clock() < known_bearer[2]
+                and known_bearer[0] == authorization
+            ):
+                state.user = known_bearer[1]
+            elif authorization[:7].lower() == b"bearer ":
+                failure = await self._bearer(state, authorization)
+                if failure is not None:
+                    await self._reject_bearer(scope, receive, send, *failure)
+                    return
+            else:
+                authorization = None
+        if authorization is None and raw_cookie:
+            known = self._cookie_sessions.get(self._session_key(raw_cookie))
+            if known is not None and self._clock() < known[4] and known[0] == raw_cookie:
+                state.session = known[1]
+                state.cookies = known[2]
+                state.user = known[3]
+            else:
+                state.auth_unavailable = await self._session(state, path, raw_cookie)
 
         user = state.user
         scope["user"] = user
         scope["auth"] = user.auth_credentials
         decision = self._rules.evaluate(path, user)
-        if not decision.allowed and not _is_preflight(scope):
+        if decision is not _ALLOW and not decision.allowed and not _is_preflight(scope):
             await self._deny(scope, receive, send, decision)
             return
-        if kind == "websocket":
+        if kind == "websocket" or (
+            state.session is None
+            and not state.set_cookies
+            and (user is not _ANONYMOUS or not self._guest_cookies)
+        ):
+            # Nothing can add a cookie to this response: no session to change, no guest
+            # identity to remember (Bearer clients, or no identity pool).
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, self._wrap_send(state, send))
@@ -186,12 +225,6 @@ class CognitoAuthMiddleware:
     async def _bearer(
         self, state: RequestState, authorization: bytes
     ) -> tuple[int, str, str] | None:
-        # A header verified before is recognised as it comes, until the token's exp: the
-        # user is built once per token, and no decoding happens on the hot path.
-        user = self._bearer_users.get(authorization)
-        if user is not None and self._clock() < user.claims["exp"] + self._leeway:
-            state.user = user
-            return None
         token = authorization[7:].decode("latin-1").strip()
         try:
             claims = await self._verifier.verify_bearer(token)
@@ -200,18 +233,22 @@ class CognitoAuthMiddleware:
         except TokenError as exc:
             return 401, "invalid_token", exc.reason
         user = CognitoUser.from_claims(None, claims, via_bearer=True)
-        self._bearer_users.put(authorization, user)
+        # The header is recognised as it comes from now on, until the token's exp: the user
+        # is built once per token, and nothing is decoded on the hot path.
+        self._bearer_users.put(
+            authorization[_BEARER_KEY], (authorization, user, claims["exp"] + self._leeway)
+        )
         state.user = user
         return None
 
     async def _session(self, state: RequestState, path: str, raw_cookie: bytes) -> bool:
         """Load, check and (if close to expiry) refresh the session. Returns whether Cognito
         was unreachable and the session could not be kept."""
-        known = self._cookie_sessions.get(raw_cookie) if self._cookie_store else None
-        if known is not None and self._cookie_store is not None and (
-            self._cookie_store.is_live(known[0])
-        ):
-            session, state.cookies = known
+        now = self._clock()
+        known = self._cookie_sessions.get(self._session_key(raw_cookie))
+        if known is not None and now < known[5] and known[0] == raw_cookie:
+            # Seen before and still alive, but due for a refresh or a touch.
+            session, state.cookies = known[1], known[2]
         else:
             cookies = RequestCookies(raw_cookie.decode("latin-1"))
             state.cookies = cookies
@@ -224,8 +261,7 @@ class CognitoAuthMiddleware:
                 return False
             session = loaded
             if self._cookie_store is not None:
-                self._remember_cookie(raw_cookie, session, cookies)
-        now = self._clock()
+                self._remember_cookie(raw_cookie, session, cookies, self._cookie_store)
         state.session = session
         if session.expires_at - now <= self._margin:
             outcome = await self._refresh(state, session, path)
@@ -284,11 +320,33 @@ class CognitoAuthMiddleware:
         state.user = _ANONYMOUS
 
     def _remember_cookie(
-        self, raw_cookie: bytes, session: SessionData, cookies: RequestCookies
+        self,
+        raw_cookie: bytes,
+        session: SessionData,
+        cookies: RequestCookies,
+        store: CookieSessionStore,
     ) -> None:
         # The cookie store is stateless: the exact Cookie header determines the session, so
-        # a header seen before skips parsing and opening (its timeouts are still checked).
-        self._cookie_sessions.put(raw_cookie, (session, cookies))
+        # a header seen before skips parsing and opening. Until the session is due for a
+        # refresh, a touch or its timeout, nothing else about it needs checking either.
+        live_until = store.live_until(session)
+        fast_until = min(
+            live_until, session.expires_at - self._margin, session.last_seen + _TOUCH_INTERVAL
+        )
+        self._cookie_sessions.put(
+            self._session_key(raw_cookie),
+            (raw_cookie, session, cookies, self._user_for(session), fast_until, live_until),
+        )
+
+    def _session_key(self, raw_cookie: bytes) -> bytes:
+        # The memo is keyed by the start of the session cookie's value (its random nonce),
+        # not by the whole header: hashing a 4 kB header would cost more than everything
+        # else a request does here. Entries hold the whole header, which must match.
+        at = raw_cookie.find(self._session_marker)
+        if at < 0:
+            return b""
+        at += len(self._session_marker)
+        return raw_cookie[at : at + _SESSION_KEY_BYTES]
 
     def _user_for(self, session: SessionData) -> CognitoUser:
         key = (session.id_token, session.access_token)
@@ -304,27 +362,34 @@ class CognitoAuthMiddleware:
     # Responses --------------------------------------------------------------------------
 
     def _wrap_send(self, state: RequestState, send: Send) -> Send:
-        async def send_with_session(message: Message) -> None:
+        # A plain function returning the awaitable of the next ``send`` (the ASGI spec asks
+        # for an awaitable callable): no coroutine of our own per message, and the response
+        # start is only held up when there are cookies to add.
+        def send_with_cookies(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start" and (
                 state.set_cookies or state.session_changed
             ):
-                cookies = list(state.set_cookies)
-                if state.session_changed and state.session is not None:
-                    try:
-                        cookies.extend(await self._store.save(state.session, state.cookies))
-                    except (CognitoUnavailableError, SessionTooLargeError) as exc:
-                        # The response goes out; the change is redone on a later request.
-                        logger.error("session not saved: %s", exc)
-                    state.session_changed = False
-                if cookies:
-                    headers = MutableHeaders(scope=message)
-                    for value in cookies:
-                        headers.append("set-cookie", value)
-                    if "cache-control" not in headers:
-                        headers["cache-control"] = "private"
-            await send(message)
+                return self._start_with_cookies(state, send, message)
+            return send(message)
 
-        return send_with_session
+        return send_with_cookies
+
+    async def _start_with_cookies(self, state: RequestState, send: Send, message: Message) -> None:
+        cookies = list(state.set_cookies)
+        if state.session_changed and state.session is not None:
+            try:
+                cookies.extend(await self._store.save(state.session, state.cookies))
+            except (CognitoUnavailableError, SessionTooLargeError) as exc:
+                # The response goes out; the change is redone on a later request.
+                logger.error("session not saved: %s", exc)
+            state.session_changed = False
+        if cookies:
+            headers = MutableHeaders(scope=message)
+            for value in cookies:
+                headers.append("set-cookie", value)
+            if "cache-control" not in headers:
+                headers["cache-control"] = "private"
+        await send(message)
 
     async def _deny(self, scope: Scope, receive: Receive, send: Send, decision: Any) -> None:
         state: RequestState = scope[SCOPE_KEY]

@@ -24,6 +24,7 @@ from ._common import (
     check_cookie_settings,
     check_timeouts,
     chunk_cookies_from,
+    deadline,
     expire,
     is_alive,
     make_cookie,
@@ -156,9 +157,10 @@ class CookieSessionStore:
             return None
         return session
 
-    def is_live(self, session: SessionData) -> bool:
-        """Whether ``session`` (opened by this store) is still within its timeouts now."""
-        return is_alive(session, self._clock(), self._idle, self._absolute)
+    def live_until(self, session: SessionData) -> float:
+        """The epoch time at which ``session`` (opened by this store) times out unless it is
+        touched again."""
+        return deadline(session, self._idle, self._absolute)
 
     def seal(self, session: SessionData) -> tuple[str, ...]:
         """The chunk cookie values of ``session`` (what :meth:`save` sends), in order."""

@@ -616,6 +616,26 @@ async def test_bearer_token_accepted_before_is_refused_once_it_expires(site: Sit
     assert expired.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
 
 
+async def test_a_header_like_a_remembered_token_is_verified_in_full(site: Site) -> None:
+    # Remembered tokens are looked up by the end of their signature; a header that ends the
+    # same way but carries other claims must be verified, not served from memory.
+    import base64
+    import json
+
+    tokens = site.cognito.mint_tokens("bob", scopes=["openid", "demo-api/read"])
+    header, payload, signature = tokens["access_token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged_claims = {**claims, "username": "alice", "cognito:groups": ["admin"]}
+    forged_payload = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=")
+    forged = f"{header}.{forged_payload.decode()}.{signature}"
+    genuine = {"Authorization": f"Bearer {tokens['access_token']}"}
+    async with site.browser() as api:
+        assert (await api.get(f"{APP}/api/me", headers=genuine)).json()["username"] == "bob"
+        refused = await api.get(f"{APP}/api/me", headers={"Authorization": f"Bearer {forged}"})
+        assert refused.status_code == 401
+        assert (await api.get(f"{APP}/api/me", headers=genuine)).json()["username"] == "bob"
+
+
 async def test_bearer_without_the_scope_is_forbidden(site: Site) -> None:
     tokens = site.cognito.mint_tokens("bob", scopes=["openid"])
     async with site.browser() as api:
