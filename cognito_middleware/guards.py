@@ -28,7 +28,7 @@ import enum
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, unquote, urlencode
@@ -125,6 +125,13 @@ class _Requirement:
     all_groups: bool = False
     scopes: tuple[str, ...] = ()
     rule: PathRule | None = None
+
+    sign_in_only: bool = field(init=False, default=False)
+    """Needs a signed-in user and nothing more (precomputed: read on every request)."""
+
+    def __post_init__(self) -> None:
+        plain = not self.public and not self.groups and not self.scopes
+        object.__setattr__(self, "sign_in_only", plain)
 
     def check(self, user: _AnyUser) -> Decision:
         if self.public:
@@ -291,7 +298,11 @@ class PathRules:
             self._seen[path] = known
         requirement, odd = known
         if not odd:
-            return _ALLOW if requirement.public else requirement.check(user)
+            # The usual cases without a further call: an open path, or a path that needs
+            # nothing but a sign-in.
+            if requirement.public or (requirement.sign_in_only and user.is_authenticated):
+                return _ALLOW
+            return requirement.check(user)
         decision = requirement.check(user)
         if decision.allowed:
             readings = {_normalize(path)}

@@ -132,6 +132,10 @@ class CognitoAuthMiddleware:
             if self._cookie_store is not None
             else b"\x00"
         )
+        # Where the key is when the session cookie comes first, as it usually does.
+        self._session_key_at = slice(
+            len(self._session_marker), len(self._session_marker) + _SESSION_KEY_BYTES
+        )
         self._auth_root = config.auth_prefix
         self._guest_cookies = config.identity_pool_id is not None
         self._auth_prefix = config.auth_prefix + "/"
@@ -194,7 +198,11 @@ class CognitoAuthMiddleware:
             else:
                 authorization = None
         if authorization is None and raw_cookie:
-            known = self._cookie_sessions.get(self._session_key(raw_cookie))
+            known = self._cookie_sessions.get(
+                raw_cookie[self._session_key_at]
+                if raw_cookie.startswith(self._session_marker)
+                else self._session_key(raw_cookie)
+            )
             if known is not None and self._clock() < known[4] and known[0] == raw_cookie:
                 state.session = known[1]
                 state.cookies = known[2]
@@ -366,8 +374,8 @@ class CognitoAuthMiddleware:
         # for an awaitable callable): no coroutine of our own per message, and the response
         # start is only held up when there are cookies to add.
         def send_with_cookies(message: Message) -> Awaitable[None]:
-            if message["type"] == "http.response.start" and (
-                state.set_cookies or state.session_changed
+            if (state.set_cookies or state.session_changed) and (
+                message["type"] == "http.response.start"
             ):
                 return self._start_with_cookies(state, send, message)
             return send(message)
