@@ -22,8 +22,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured figure and whether it is met."""
     scenarios = _get(results, "inprocess", "scenarios") or {}
 
-    def ratio(scenario: str) -> float | None:
-        value = _get(scenarios, scenario, "stacks", "cognito", "ratio_to_bare")
+    def ratio(scenario: str, stack: str = "cognito") -> float | None:
+        value = _get(scenarios, scenario, "stacks", stack, "ratio_to_bare")
         return float(value) if value is not None else None
 
     rows: list[dict[str, Any]] = []
@@ -36,6 +36,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                                    ("anonymous", "Anonymous public request in-process", 1.1)):
         value = ratio(scenario)
         add(label, f"<= {limit}x bare", value, None if value is None else value <= limit)
+    value = ratio("anonymous", "cognito_user_pool")
+    add("Anonymous public request in-process, no identity pool", "<= 1.1x bare", value,
+        None if value is None else value <= 1.1)
     ours = _get(scenarios, "session", "stacks", "cognito", "median_us")
     theirs = _get(scenarios, "session", "stacks", "session_jwt", "median_us")
     speedup = round(theirs / ours, 2) if ours and theirs else None
