@@ -93,9 +93,12 @@ def render(results: dict[str, Any]) -> str:
             bare, ours = data["bare"], data["cognito"]
             rows.append([SCENARIOS[key], f"{bare['rps']:.0f}", f"{ours['rps']:.0f}",
                          f"{data['throughput_vs_bare']:.0%}", f"{bare['p99_ms']:.2f}",
-                         f"{ours['p99_ms']:.2f}"])
+                         f"{ours['p99_ms']:.2f}", f"{bare['server_cpu_us_per_request']:.1f}",
+                         f"{ours['server_cpu_us_per_request']:.1f}",
+                         f"{data['cpu_capacity_vs_bare']:.0%}"])
         out.append(_table(["scenario", "bare req/s", "middleware req/s", "of bare",
-                           "bare p99 ms", "middleware p99 ms"], rows))
+                           "bare p99 ms", "middleware p99 ms", "bare CPU µs/req",
+                           "middleware CPU µs/req", "of bare (by CPU)"], rows))
     memory = results.get("memory")
     if memory:
         out.append(f"\nMemory ({memory['entries_measured']} entries measured)\n")

@@ -28,6 +28,7 @@ __all__ = ["LoadSettings", "run_server_load"]
 
 _LATENCY = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_REQUESTS = re.compile(r"^\s*(\d+) requests in", re.MULTILINE)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 
@@ -36,10 +37,27 @@ _UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 class LoadSettings:
     """Seconds per load run, rounds per (scenario, app), concurrent connections, tool."""
 
-    duration: float = 2.0
-    rounds: int = 6
+    duration: float = 1.5
+    rounds: int = 10
     connections: int = 32
     tool: str = "auto"
+
+
+def _cpus() -> tuple[set[int], set[int]] | None:
+    """The CPU for the server and the CPU for the load generator, when there are two: left
+    to the scheduler, the two sometimes share a core and a run's throughput drops by a third
+    at random."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None
+    return {available[0]}, {available[1]}
+
+
+def _pin(cpus: set[int] | None) -> None:
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
 
 
 def _free_port() -> int:
@@ -49,14 +67,32 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class _Served:
+    url: str
+    pid: int
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far; time stolen by other tenants of
+    the machine is not in it."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def _server(app: str, env: Mapping[str, str]) -> Iterator[str]:
+def _server(app: str, env: Mapping[str, str]) -> Iterator[_Served]:
     port = _free_port()
     spec = json.dumps({"app": app, "env": dict(env), "port": port})
+    cpus = _cpus()
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks._serve", spec],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
+    if cpus:
+        # Before the server has started any thread of its own: they inherit it.
+        os.sched_setaffinity(process.pid, cpus[0])
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -68,7 +104,7 @@ def _server(app: str, env: Mapping[str, str]) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the {app} server did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield _Served(url, process.pid)
     finally:
         process.terminate()
         try:
@@ -83,16 +119,22 @@ def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[s
                "--latency", "--timeout", "5s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
+    cpus = _cpus()
+    taskset = shutil.which("taskset")
+    if cpus and taskset:
+        command = [taskset, "-c", ",".join(map(str, cpus[1])), *command]
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True,
         timeout=settings.duration + 30,
     ).stdout
     rps, latency = _RPS.search(output), _LATENCY.search(output)
-    if rps is None or latency is None:
+    requests = _REQUESTS.search(output)
+    if rps is None or latency is None or requests is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     bad = _NON_2XX.search(output)
     return {
         "rps": float(rps.group(1)),
+        "requests": float(requests.group(1)),
         "p99_ms": float(latency.group(1)) * _UNITS[latency.group(2)] / 1000.0,
         "non_2xx": float(bad.group(1)) if bad else 0.0,
     }
@@ -136,14 +178,21 @@ async def _python_load(
     elapsed = time.perf_counter() - began
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
-    return {"rps": len(latencies) / elapsed, "p99_ms": p99 * 1000.0, "non_2xx": float(non_2xx)}
+    return {"rps": len(latencies) / elapsed, "requests": float(len(latencies)),
+            "p99_ms": p99 * 1000.0, "non_2xx": float(non_2xx)}
 
 
 def _load(url: str, headers: Mapping[str, str], settings: LoadSettings, tool: str
           ) -> dict[str, float]:
     if tool == "wrk":
         return _wrk(url, headers, settings)
-    return asyncio.run(_python_load(url, headers, settings))
+    cpus = _cpus()
+    before = os.sched_getaffinity(0) if cpus else None
+    _pin(cpus[1] if cpus else None)
+    try:
+        return asyncio.run(_python_load(url, headers, settings))
+    finally:
+        _pin(before)
 
 
 def _fresh_cookies(url: str, jar: dict[str, str]) -> None:
@@ -156,7 +205,8 @@ def _fresh_cookies(url: str, jar: dict[str, str]) -> None:
 def run_server_load(
     environment: Environment, settings: LoadSettings, jar: Mapping[str, str], access_token: str
 ) -> dict[str, Any]:
-    """Requests per second and p99 latency, bare vs middleware, for (a), (b) and (c).
+    """Requests per second and p99 latency, bare vs middleware, for (a), (b) and (c); and
+    the server's CPU time per request, which other tenants of a shared machine do not move.
 
     ``jar`` holds the cookies of a signed-in browser, ``access_token`` is a valid Bearer token
     (both obtained by the caller, in its own event loop).
@@ -173,9 +223,10 @@ def run_server_load(
     samples: dict[str, dict[str, list[dict[str, float]]]] = {
         s: {"bare": [], "cognito": []} for s in scenarios
     }
-    with _server("bare", environment.env) as bare_url, \
-            _server("cognito", environment.env) as cognito_url:
-        urls = {"bare": bare_url, "cognito": cognito_url}
+    with _server("bare", environment.env) as bare, \
+            _server("cognito", environment.env) as cognito:
+        servers = {"bare": bare, "cognito": cognito}
+        urls = {name: served.url for name, served in servers.items()}
         for url in urls.values():
             _fresh_cookies(url, jar)
             httpx.get(url + PROTECTED, headers={"Authorization": f"Bearer {access_token}"},
@@ -189,9 +240,13 @@ def run_server_load(
                     if headers is None:
                         _fresh_cookies(urls[app], jar)
                         headers = {"Cookie": cookie_header(jar)}
-                    samples[scenario][app].append(
-                        _load(urls[app] + path, headers, settings, tool)
+                    cpu_before = _cpu_seconds(servers[app].pid)
+                    run = _load(urls[app] + path, headers, settings, tool)
+                    cpu = _cpu_seconds(servers[app].pid) - cpu_before
+                    run["server_cpu_us_per_request"] = (
+                        cpu * 1e6 / run["requests"] if run["requests"] else float("nan")
                     )
+                    samples[scenario][app].append(run)
         calls = environment.network_calls() - calls_before
     results: dict[str, Any] = {}
     for scenario, by_app in samples.items():
@@ -201,11 +256,16 @@ def run_server_load(
                 "rps": round(median([r["rps"] for r in runs]), 1),
                 "p99_ms": round(median([r["p99_ms"] for r in runs]), 2),
                 "non_2xx": int(sum(r["non_2xx"] for r in runs)),
+                "server_cpu_us_per_request": round(
+                    median([r["server_cpu_us_per_request"] for r in runs]), 1),
                 "runs": runs,
             }
-        summary["throughput_vs_bare"] = round(
-            median([c["rps"] / b["rps"] for c, b in zip(by_app["cognito"], by_app["bare"],
-                                                           strict=True)]), 3)
+        pairs = list(zip(by_app["cognito"], by_app["bare"], strict=True))
+        summary["throughput_vs_bare"] = round(median([c["rps"] / b["rps"] for c, b in pairs]), 3)
+        # The throughput a CPU-bound server reaches is the inverse of its CPU per request.
+        summary["cpu_capacity_vs_bare"] = round(median([
+            b["server_cpu_us_per_request"] / c["server_cpu_us_per_request"] for c, b in pairs
+        ]), 3)
         results[scenario] = summary
     return {
         "tool": tool,

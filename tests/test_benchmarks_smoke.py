@@ -65,3 +65,22 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
     }
     printed = capsys.readouterr().out
     assert "In-process ASGI" in printed and "Targets" in printed
+
+
+def test_quick_run_over_uvicorn_measures_both_servers_without_network_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "results.json"
+    assert main(["--quick", "--load-tool", "python", "--json", str(target)]) == 0
+    server = json.loads(target.read_text())["server"]
+
+    assert server["tool"] == "python"
+    assert server["local_cognito_calls_during_load"] == 0
+    assert set(server["scenarios"]) == {"anonymous", "session", "bearer_memo"}
+    for name, figures in server["scenarios"].items():
+        for app in ("bare", "cognito"):
+            assert figures[app]["non_2xx"] == 0, (name, app)
+            assert figures[app]["rps"] > 0
+            assert 0 < figures[app]["server_cpu_us_per_request"] < 100_000
+        assert figures["throughput_vs_bare"] > 0 and figures["cpu_capacity_vs_bare"] > 0
+    assert "Over uvicorn" in capsys.readouterr().out
