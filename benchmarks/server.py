@@ -37,8 +37,8 @@ _UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 class LoadSettings:
     """Seconds per load run, rounds per (scenario, app), concurrent connections, tool."""
 
-    duration: float = 1.5
-    rounds: int = 10
+    duration: float = 2.0
+    rounds: int = 8
     connections: int = 32
     tool: str = "auto"
 
@@ -115,7 +115,9 @@ def _server(app: str, env: Mapping[str, str]) -> Iterator[_Served]:
 
 
 def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{settings.connections}", f"-d{settings.duration:g}s",
+    # wrk takes whole seconds only.
+    seconds = max(1, round(settings.duration))
+    command = ["wrk", "-t1", f"-c{settings.connections}", f"-d{seconds}s",
                "--latency", "--timeout", "5s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]

@@ -38,7 +38,9 @@ class Services:
 
 
 class RequestState:
-    """Our state for one request. ``set_cookies`` are extra ``Set-Cookie`` values to send.
+    """Our state for one request. ``set_cookies`` are extra ``Set-Cookie`` values to send
+    (the middleware's own: session and guest cookies; on a Bearer request, and on an anonymous
+    one when no identity pool is configured, none are sent).
 
     ``refresher`` overrides ``services.refresh`` for this request (tests, custom setups).
     ``auth_unavailable`` says the request carried a session that could not be checked
