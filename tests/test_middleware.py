@@ -239,6 +239,31 @@ async def test_a_cookie_header_seen_before_still_obeys_the_idle_timeout() -> Non
     await middleware.aclose()
 
 
+async def test_a_remembered_session_is_still_touched_once_a_minute() -> None:
+    clock = _Clock()
+    middleware, client, header = await _signed_in_client(clock, idle_timeout=600)
+    async with client:
+        first = await client.get("/private", headers={"Cookie": header})
+        clock.now += 59
+        quiet = await client.get("/private", headers={"Cookie": header})
+        assert "set-cookie" not in first.headers and "set-cookie" not in quiet.headers
+        clock.now += 2
+        touched = await client.get("/private", headers={"Cookie": header})
+        assert touched.text == "hello bob"
+        jar: SimpleCookie = SimpleCookie()
+        for value in touched.headers.get_list("set-cookie"):
+            jar.load(value)
+        renewed = "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
+        assert renewed and renewed != header
+        # The touch restarted the idle timeout: 600 s after sign-in the renewed cookie is
+        # still good, the original one is not.
+        clock.now += 560
+        assert (await client.get("/private", headers={"Cookie": renewed})).text == "hello bob"
+        stale = await client.get("/private", headers={"Cookie": header, **NAVIGATE})
+        assert stale.status_code == 303
+    await middleware.aclose()
+
+
 async def test_a_tampered_cookie_header_is_never_served_from_memory() -> None:
     clock = _Clock()
     middleware, client, header = await _signed_in_client(clock)
