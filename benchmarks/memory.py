@@ -11,7 +11,12 @@ from typing import Any
 from cognito_middleware.credentials import MemoryCredentialCache
 from cognito_middleware.identity_pool import AWSCredentials
 from cognito_middleware.local.seed import DEMO_PASSWORD
-from cognito_middleware.sessions import MemorySessionStore
+from cognito_middleware.sessions import (
+    CookieSessionStore,
+    CookieSettings,
+    MemorySessionStore,
+    SessionStore,
+)
 
 from .apps import PROTECTED, cognito_app, session_jwt_cookie
 from .environment import Environment
@@ -52,21 +57,27 @@ async def _store_bytes(environment: Environment, template: Any, count: int) -> f
     return await _traced(fill) / count
 
 
-async def _memo_bytes(environment: Environment, template: Any, count: int) -> float:
-    """What the middleware keeps per session beyond its store (signature, user and claims
-    memos) once ``count`` distinct signed-in users have each made a request."""
-    store = MemorySessionStore(environment.config.session_secrets, max_entries=count + 1)
+async def _memo_bytes(environment: Environment, template: Any, count: int, kind: str) -> float:
+    """What the middleware keeps per session beyond its store (its memos: users and claims,
+    and for the cookie store the remembered ``Cookie`` headers) once ``count`` distinct
+    signed-in users have each made a request. Every request is built inside the traced call
+    and dropped after it, as a server does, so what a memo holds on to is counted."""
+    store: SessionStore
+    if kind == "cookie":
+        store = CookieSessionStore(environment.config.session_secrets,
+                                   cookie=CookieSettings(name=environment.config.cookie_name))
+    else:
+        store = MemorySessionStore(environment.config.session_secrets, max_entries=count + 1)
     app = cognito_app(environment.config, session_store=store)
     jars = []
     for session in distinct_sessions(template, count + 1):
-        set_cookie = (await store.save(session, {}))[0]
-        jars.append({store.cookie_name: set_cookie.split(";", 1)[0].split("=", 1)[1]})
+        pairs = [c.split(";", 1)[0].split("=", 1) for c in await store.save(session, {})]
+        jars.append({name: value for name, value in pairs})
     await call(app, make_scope(PROTECTED, cookies=jars[0]))
-    scopes = [make_scope(PROTECTED, cookies=jar) for jar in jars[1:]]
 
     async def requests() -> None:
-        for scope in scopes:
-            responder = await call(app, scope)
+        for jar in jars[1:]:
+            responder = await call(app, make_scope(PROTECTED, cookies=jar))
             if responder.status != 200:
                 raise RuntimeError(f"request answered {responder.status}")
 
@@ -138,7 +149,10 @@ async def run_memory(environment: Environment, count: int) -> dict[str, Any]:
         "entries_measured": count,
         "memory_store_bytes_per_session": round(await _store_bytes(environment, template, count)),
         "middleware_memo_bytes_per_session": round(
-            await _memo_bytes(environment, template, count)
+            await _memo_bytes(environment, template, count, "memory")
+        ),
+        "middleware_memo_bytes_per_cookie_session": round(
+            await _memo_bytes(environment, template, count, "cookie")
         ),
         "credential_cache_bytes_per_set": round(await _credential_bytes(environment, count)),
         "cookie_sizes": await _cookie_sizes(environment),

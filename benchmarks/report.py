@@ -104,8 +104,10 @@ def render(results: dict[str, Any]) -> str:
         out.append(f"\nMemory ({memory['entries_measured']} entries measured)\n")
         out.append(_table(["what", "bytes"], [
             ["memory store, per active session", memory["memory_store_bytes_per_session"]],
-            ["middleware memos, per active session (bounded)",
+            ["middleware memos, per active session, memory store (bounded)",
              memory["middleware_memo_bytes_per_session"]],
+            ["middleware memos, per active session, cookie store (bounded)",
+             memory["middleware_memo_bytes_per_cookie_session"]],
             ["credential cache, per credential set", memory["credential_cache_bytes_per_set"]],
         ]))
         out.append("\nSession cookie per user (cookie store)\n")

@@ -26,6 +26,8 @@ class RequestCookies(Mapping[str, str]):
     def _cookies(self) -> dict[str, str]:
         if self._parsed is None:
             self._parsed = cookie_parser(self._raw)
+            # Remembered sessions keep their parsed cookies: the header need not stay twice.
+            self._raw = ""
         return self._parsed
 
     def __getitem__(self, name: str) -> str:

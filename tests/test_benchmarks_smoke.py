@@ -50,6 +50,8 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
 
     memory = results["memory"]
     assert memory["memory_store_bytes_per_session"] > 0
+    assert memory["middleware_memo_bytes_per_session"] > 0
+    assert memory["middleware_memo_bytes_per_cookie_session"] > 0
     assert memory["credential_cache_bytes_per_set"] > 0
     assert [row["groups"] for row in memory["cookie_sizes"]] == [0, 10, 50]
     assert all(row["chunks"] >= 1 for row in memory["cookie_sizes"])
