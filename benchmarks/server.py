@@ -37,8 +37,8 @@ _UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 class LoadSettings:
     """Seconds per load run, rounds per (scenario, app), concurrent connections, tool."""
 
-    duration: float = 2.0
-    rounds: int = 8
+    duration: float = 1.0
+    rounds: int = 16
     connections: int = 32
     tool: str = "auto"
 
