@@ -90,15 +90,19 @@ def render(results: dict[str, Any]) -> str:
                    f"{server['rounds']} rounds\n")
         rows = []
         for key, data in server["scenarios"].items():
-            bare, ours = data["bare"], data["cognito"]
-            rows.append([SCENARIOS[key], f"{bare['rps']:.0f}", f"{ours['rps']:.0f}",
-                         f"{data['throughput_vs_bare']:.0%}", f"{bare['p99_ms']:.2f}",
-                         f"{ours['p99_ms']:.2f}", f"{bare['server_cpu_us_per_request']:.1f}",
-                         f"{ours['server_cpu_us_per_request']:.1f}",
-                         f"{data['cpu_capacity_vs_bare']:.0%}"])
-        out.append(_table(["scenario", "bare req/s", "middleware req/s", "of bare",
-                           "bare p99 ms", "middleware p99 ms", "bare CPU µs/req",
-                           "middleware CPU µs/req", "of bare (by CPU)"], rows))
+            bare, noop, ours = data["bare"], data["passthrough"], data["cognito"]
+            rows.append([
+                SCENARIOS[key], f"{bare['rps']:.0f}",
+                f"{noop['rps']:.0f} ({data['passthrough_throughput_vs_bare']:.0%})",
+                f"{ours['rps']:.0f} ({data['throughput_vs_bare']:.0%})",
+                f"{bare['p99_ms']:.2f} / {ours['p99_ms']:.2f}",
+                f"{bare['server_cpu_us_per_request']:.1f} / "
+                f"{noop['server_cpu_us_per_request']:.1f} / "
+                f"{ours['server_cpu_us_per_request']:.1f}",
+            ])
+        out.append(_table(["scenario", "bare req/s", "no-op middleware req/s (of bare)",
+                           "middleware req/s (of bare)", "p99 ms, bare / middleware",
+                           "server CPU µs/req, bare / no-op / middleware"], rows))
     memory = results.get("memory")
     if memory:
         out.append(f"\nMemory ({memory['entries_measured']} entries measured)\n")

@@ -207,8 +207,9 @@ def _fresh_cookies(url: str, jar: dict[str, str]) -> None:
 def run_server_load(
     environment: Environment, settings: LoadSettings, jar: Mapping[str, str], access_token: str
 ) -> dict[str, Any]:
-    """Requests per second and p99 latency, bare vs middleware, for (a), (b) and (c); and
-    the server's CPU time per request, which other tenants of a shared machine do not move.
+    """Requests per second and p99 latency for (a), (b) and (c): the bare app, the bare app
+    behind a no-op middleware (the floor of any middleware) and behind ours; and the server's
+    CPU time per request.
 
     ``jar`` holds the cookies of a signed-in browser, ``access_token`` is a valid Bearer token
     (both obtained by the caller, in its own event loop).
@@ -222,12 +223,12 @@ def run_server_load(
         "session": (PROTECTED, None),
         "bearer_memo": (PROTECTED, {"Authorization": f"Bearer {access_token}"}),
     }
+    apps = ("bare", "passthrough", "cognito")
     samples: dict[str, dict[str, list[dict[str, float]]]] = {
-        s: {"bare": [], "cognito": []} for s in scenarios
+        s: {app: [] for app in apps} for s in scenarios
     }
-    with _server("bare", environment.env) as bare, \
-            _server("cognito", environment.env) as cognito:
-        servers = {"bare": bare, "cognito": cognito}
+    with contextlib.ExitStack() as stack:
+        servers = {app: stack.enter_context(_server(app, environment.env)) for app in apps}
         urls = {name: served.url for name, served in servers.items()}
         for url in urls.values():
             _fresh_cookies(url, jar)
@@ -236,8 +237,8 @@ def run_server_load(
         calls_before = environment.network_calls()
         for round_no in range(settings.rounds):
             for scenario, (path, fixed) in scenarios.items():
-                order = ["bare", "cognito"] if round_no % 2 == 0 else ["cognito", "bare"]
-                for app in order:
+                shift = round_no % len(apps)
+                for app in (*apps[shift:], *apps[:shift]):
                     headers = fixed
                     if headers is None:
                         _fresh_cookies(urls[app], jar)
@@ -262,12 +263,15 @@ def run_server_load(
                     median([r["server_cpu_us_per_request"] for r in runs]), 1),
                 "runs": runs,
             }
-        pairs = list(zip(by_app["cognito"], by_app["bare"], strict=True))
-        summary["throughput_vs_bare"] = round(median([c["rps"] / b["rps"] for c, b in pairs]), 3)
-        # The throughput a CPU-bound server reaches is the inverse of its CPU per request.
-        summary["cpu_capacity_vs_bare"] = round(median([
-            b["server_cpu_us_per_request"] / c["server_cpu_us_per_request"] for c, b in pairs
-        ]), 3)
+        for app, prefix in (("cognito", ""), ("passthrough", "passthrough_")):
+            pairs = list(zip(by_app[app], by_app["bare"], strict=True))
+            summary[f"{prefix}throughput_vs_bare"] = round(
+                median([c["rps"] / b["rps"] for c, b in pairs]), 3)
+            # The throughput a CPU-bound server reaches is the inverse of its CPU per request.
+            summary[f"{prefix}cpu_capacity_vs_bare"] = round(median([
+                b["server_cpu_us_per_request"] / c["server_cpu_us_per_request"]
+                for c, b in pairs
+            ]), 3)
         results[scenario] = summary
     return {
         "tool": tool,

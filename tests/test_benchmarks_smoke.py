@@ -80,9 +80,10 @@ def test_quick_run_over_uvicorn_measures_both_servers_without_network_calls(
     assert server["local_cognito_calls_during_load"] == 0
     assert set(server["scenarios"]) == {"anonymous", "session", "bearer_memo"}
     for name, figures in server["scenarios"].items():
-        for app in ("bare", "cognito"):
+        for app in ("bare", "passthrough", "cognito"):
             assert figures[app]["non_2xx"] == 0, (name, app)
             assert figures[app]["rps"] > 0
             assert 0 < figures[app]["server_cpu_us_per_request"] < 100_000
         assert figures["throughput_vs_bare"] > 0 and figures["cpu_capacity_vs_bare"] > 0
+        assert figures["passthrough_throughput_vs_bare"] > 0
     assert "Over uvicorn" in capsys.readouterr().out
