@@ -19,14 +19,15 @@ class RequestCookies(Mapping[str, str]):
 
     __slots__ = ("_parsed", "_raw")
 
-    def __init__(self, raw: str) -> None:
+    def __init__(self, raw: str | bytes) -> None:
         self._raw = raw
         self._parsed: dict[str, str] | None = None
 
     def _cookies(self) -> dict[str, str]:
         if self._parsed is None:
-            self._parsed = cookie_parser(self._raw)
-            # Remembered sessions keep their parsed cookies: the header need not stay twice.
+            raw = self._raw
+            self._parsed = cookie_parser(raw.decode("latin-1") if isinstance(raw, bytes) else raw)
+            # Parsed cookies may be kept a long time (remembered sessions): not the header too.
             self._raw = ""
         return self._parsed
 

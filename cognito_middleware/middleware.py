@@ -269,7 +269,7 @@ class CognitoAuthMiddleware:
                 return False
             session = loaded
             if self._cookie_store is not None:
-                self._remember_cookie(raw_cookie, session, cookies, self._cookie_store)
+                self._remember_cookie(raw_cookie, session, self._cookie_store)
         state.session = session
         if session.expires_at - now <= self._margin:
             outcome = await self._refresh(state, session, path)
@@ -331,7 +331,6 @@ class CognitoAuthMiddleware:
         self,
         raw_cookie: bytes,
         session: SessionData,
-        cookies: RequestCookies,
         store: CookieSessionStore,
     ) -> None:
         # The cookie store is stateless: the exact Cookie header determines the session, so
@@ -341,9 +340,18 @@ class CognitoAuthMiddleware:
         fast_until = min(
             live_until, session.expires_at - self._margin, session.last_seen + _TOUCH_INTERVAL
         )
+        # Fresh, unparsed cookies over the header bytes the entry keeps anyway: most requests
+        # never read them, and a parsed copy would double what the entry holds.
         self._cookie_sessions.put(
             self._session_key(raw_cookie),
-            (raw_cookie, session, cookies, self._user_for(session), fast_until, live_until),
+            (
+                raw_cookie,
+                session,
+                RequestCookies(raw_cookie),
+                self._user_for(session),
+                fast_until,
+                live_until,
+            ),
         )
 
     def _session_key(self, raw_cookie: bytes) -> bytes:

@@ -1,0 +1,25 @@
+"""Request cookies parsed on first read, and the Set-Cookie values the library writes."""
+
+from __future__ import annotations
+
+from cognito_middleware.cookies import RequestCookies, expire_cookie, set_cookie
+
+
+def test_request_cookies_from_the_raw_header_bytes_read_as_starlette_reads_them() -> None:
+    cookies = RequestCookies(b"a=1; theme=dark; name=\xe9t\xe9")
+    assert cookies["theme"] == "dark"
+    assert dict(cookies) == {"a": "1", "theme": "dark", "name": "\xe9t\xe9"}
+    assert "missing" not in cookies and len(cookies) == 3
+
+
+def test_request_cookies_from_text_and_an_empty_header() -> None:
+    assert dict(RequestCookies("a=1")) == {"a": "1"}
+    assert dict(RequestCookies(b"")) == {}
+
+
+def test_set_cookie_flags_and_expiry() -> None:
+    value = set_cookie("s", "v", secure=True, max_age=60)
+    assert value.startswith("s=v") and "HttpOnly" in value and "Secure" in value
+    assert "SameSite=lax" in value and "Path=/" in value and "Max-Age=60" in value
+    expired = expire_cookie("s", secure=False)
+    assert "Max-Age=0" in expired and "Secure" not in expired
