@@ -43,6 +43,7 @@ from .refresh import SessionRefresher
 from .responses import error_response
 from .sessions import CookieSessionStore, SessionStore, build_session_store
 from .sessions._common import LRU
+from .sessions._server import ServerSideStore
 from .sessions.base import SessionData
 from .tokens import TokenVerifier
 from .user import AnonymousUser, CognitoUser
@@ -132,6 +133,13 @@ class CognitoAuthMiddleware:
             if self._cookie_store is not None
             else b"\x00"
         )
+        # A header without the session cookie's name cannot carry a session (the parser keeps
+        # names as sent): guests and visitors with only other cookies skip the store.
+        self._session_cookie: bytes | None = None
+        if self._cookie_store is not None:
+            self._session_cookie = self._cookie_store.cookie_names[0].encode("latin-1")
+        elif isinstance(self._store, ServerSideStore):
+            self._session_cookie = self._store.cookie_name.encode("latin-1")
         # Where the key is when the session cookie comes first, as it usually does.
         self._session_key_at = slice(
             len(self._session_marker), len(self._session_marker) + _SESSION_KEY_BYTES
@@ -207,6 +215,8 @@ class CognitoAuthMiddleware:
                 state.session = known[1]
                 state.cookies = known[2]
                 state.user = known[3]
+            elif self._session_cookie is not None and self._session_cookie not in raw_cookie:
+                state.cookies = RequestCookies(raw_cookie)
             else:
                 state.auth_unavailable = await self._session(state, path, raw_cookie)
 

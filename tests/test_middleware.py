@@ -279,3 +279,25 @@ async def test_a_tampered_cookie_header_is_never_served_from_memory() -> None:
         other = await client.get("/private", headers={"Cookie": header + "; theme=dark"})
         assert other.text == "hello bob"
     await middleware.aclose()
+
+
+async def test_visitors_without_a_session_cookie_do_not_reach_the_session_store() -> None:
+    class CountingStore(MemorySessionStore):
+        loads = 0
+
+        async def load(self, cookies: Any) -> SessionData | None:
+            CountingStore.loads += 1
+            return await super().load(cookies)
+
+    config = _config()
+    store = CountingStore(config.session_secrets)
+    middleware = CognitoAuthMiddleware(
+        APP, config=config, session_store=store, transport=httpx.MockTransport(_refuse)
+    )
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        other = await client.get("/", headers={"Cookie": "theme=dark; _ga=GA1.2.3"})
+        assert other.text == "hello guest" and CountingStore.loads == 0
+        forged = await client.get("/", headers={"Cookie": f"{store.cookie_name}=forged"})
+        assert forged.text == "hello guest" and CountingStore.loads == 1
+    await middleware.aclose()
