@@ -128,18 +128,19 @@ class CognitoAuthMiddleware:
             self._store if isinstance(self._store, CookieSessionStore) else None
         )
         self._cookie_sessions: Memo[bytes, _KnownSession] = Memo(_USER_MEMO_MAX)
-        self._session_marker = (
-            f"{self._cookie_store.cookie_names[0]}=".encode("latin-1")
-            if self._cookie_store is not None
-            else b"\x00"
-        )
         # A header without the session cookie's name cannot carry a session (the parser keeps
         # names as sent): guests and visitors with only other cookies skip the store.
-        self._session_cookie: bytes | None = None
-        if self._cookie_store is not None:
-            self._session_cookie = self._cookie_store.cookie_names[0].encode("latin-1")
-        elif isinstance(self._store, ServerSideStore):
-            self._session_cookie = self._store.cookie_name.encode("latin-1")
+        name = (
+            self._cookie_store.cookie_names[0] if self._cookie_store is not None
+            else self._store.cookie_name if isinstance(self._store, ServerSideStore)
+            else None
+        )
+        self._session_cookie = None if name is None else name.encode("latin-1")
+        # Only cookie-store sessions are remembered; b"\x00" starts no Cookie header.
+        self._session_marker = (
+            self._session_cookie + b"=" if self._cookie_store and self._session_cookie
+            else b"\x00"
+        )
         # Where the key is when the session cookie comes first, as it usually does.
         self._session_key_at = slice(
             len(self._session_marker), len(self._session_marker) + _SESSION_KEY_BYTES
@@ -191,7 +192,7 @@ class CognitoAuthMiddleware:
         if authorization is not None:
             known_bearer = self._bearer_users.get(authorization[_BEARER_KEY])
             if raw_cookie:
-                state.cookies = RequestCookies(raw_cookie.decode("latin-1"))
+                state.cookies = RequestCookies(raw_cookie)
             if (
                 known_bearer is not None
                 and self._clock() < known_bearer[2]
@@ -206,19 +207,22 @@ class CognitoAuthMiddleware:
             else:
                 authorization = None
         if authorization is None and raw_cookie:
-            known = self._cookie_sessions.get(
+            key = (
                 raw_cookie[self._session_key_at]
                 if raw_cookie.startswith(self._session_marker)
                 else self._session_key(raw_cookie)
             )
-            if known is not None and self._clock() < known[4] and known[0] == raw_cookie:
+            known = self._cookie_sessions.get(key)
+            if known is not None and known[0] != raw_cookie:
+                known = None
+            if known is not None and self._clock() < known[4]:
                 state.session = known[1]
                 state.cookies = known[2]
                 state.user = known[3]
             elif self._session_cookie is not None and self._session_cookie not in raw_cookie:
                 state.cookies = RequestCookies(raw_cookie)
             else:
-                state.auth_unavailable = await self._session(state, path, raw_cookie)
+                state.auth_unavailable = await self._session(state, path, raw_cookie, key, known)
 
         user = state.user
         scope["user"] = user
@@ -259,16 +263,23 @@ class CognitoAuthMiddleware:
         state.user = user
         return None
 
-    async def _session(self, state: RequestState, path: str, raw_cookie: bytes) -> bool:
-        """Load, check and (if close to expiry) refresh the session. Returns whether Cognito
-        was unreachable and the session could not be kept."""
+    async def _session(
+        self,
+        state: RequestState,
+        path: str,
+        raw_cookie: bytes,
+        key: bytes,
+        known: _KnownSession | None,
+    ) -> bool:
+        """Load, check and (if close to expiry) refresh the session. ``known`` is what the
+        memo holds for this exact header, under ``key``. Returns whether Cognito was
+        unreachable and the session could not be kept."""
         now = self._clock()
-        known = self._cookie_sessions.get(self._session_key(raw_cookie))
-        if known is not None and now < known[5] and known[0] == raw_cookie:
+        if known is not None and now < known[5]:
             # Seen before and still alive, but due for a refresh or a touch.
             session, state.cookies = known[1], known[2]
         else:
-            cookies = RequestCookies(raw_cookie.decode("latin-1"))
+            cookies = RequestCookies(raw_cookie)
             state.cookies = cookies
             try:
                 loaded = await self._store.load(cookies)
@@ -279,7 +290,7 @@ class CognitoAuthMiddleware:
                 return False
             session = loaded
             if self._cookie_store is not None:
-                self._remember_cookie(raw_cookie, session, self._cookie_store)
+                self._remember_cookie(raw_cookie, key, session, self._cookie_store)
         state.session = session
         if session.expires_at - now <= self._margin:
             outcome = await self._refresh(state, session, path)
@@ -340,6 +351,7 @@ class CognitoAuthMiddleware:
     def _remember_cookie(
         self,
         raw_cookie: bytes,
+        key: bytes,
         session: SessionData,
         store: CookieSessionStore,
     ) -> None:
@@ -353,7 +365,7 @@ class CognitoAuthMiddleware:
         # Fresh, unparsed cookies over the header bytes the entry keeps anyway: most requests
         # never read them, and a parsed copy would double what the entry holds.
         self._cookie_sessions.put(
-            self._session_key(raw_cookie),
+            key,
             (
                 raw_cookie,
                 session,
