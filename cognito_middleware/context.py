@@ -1,25 +1,32 @@
 """Per-request state, published as ``scope["cognito"]``.
 
-The middleware creates one :class:`RequestState` per request; handlers and helpers reach it
-through :func:`get_state`. Nothing here is shared between requests except ``services``.
+There is one :class:`RequestState` per request; handlers and helpers reach it through
+:func:`get_state`. Nothing here is shared between requests except ``services``.
+
+When nothing a request does can reach its response (a Bearer request, or a guest's when no
+identity pool is configured), the middleware publishes its :class:`Services` instead, and the
+state is built the first time it is asked for: most such requests never ask.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
+from starlette.types import Message, Scope, Send
 
 from .config import CognitoConfig
+from .cookies import RequestCookies
 from .sessions.base import SessionData
 from .user import AnonymousUser, CognitoUser
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["RequestState", "Services", "get_state"]
+__all__ = ["RequestState", "Services", "get_state", "state_of", "user_of"]
 
 SCOPE_KEY = "cognito"
 
@@ -35,6 +42,8 @@ class Services:
     """The identity-pool credential service, when ``identity_pool_id`` is configured."""
     refresh: Callable[[RequestState], Awaitable[bool]] | None = None
     """Refreshes a request's session tokens now (set by the middleware)."""
+    start_with_cookies: Callable[[RequestState, Send, Message], Awaitable[None]] | None = None
+    """Sends a response start with the request's cookies added (set by the middleware)."""
 
 
 class RequestState:
@@ -50,6 +59,7 @@ class RequestState:
     # A plain slotted class with its own __init__: one is built for every request.
     __slots__ = (
         "__weakref__",
+        "_send",
         "auth_unavailable",
         "cookies",
         "path",
@@ -84,6 +94,23 @@ class RequestState:
         self.refresher = refresher
         self.auth_unavailable = auth_unavailable
 
+    def _send_through(self, send: Send) -> Send:
+        # ``send`` as the app gets it when this response may carry a cookie.
+        self._send = send
+        return self._forward
+
+    def _forward(self, message: Message) -> Awaitable[None]:
+        # A plain bound method returning the awaitable of the next ``send`` (the ASGI spec
+        # asks for an awaitable callable): no closure per request, no coroutine of our own
+        # per message, and the response start is only held up when cookies are due.
+        if (self.set_cookies or self.session_changed) and (
+            message["type"] == "http.response.start"
+        ):
+            finish = self.services.start_with_cookies
+            assert finish is not None
+            return finish(self, self._send, message)
+        return self._send(message)
+
     @property
     def config(self) -> CognitoConfig:
         return self.services.config
@@ -107,12 +134,50 @@ class RequestState:
         return await self.services.refresh(self)
 
 
+_NOT_INSTALLED = (
+    "CognitoAuthMiddleware is not installed: add it with "
+    "app.add_middleware(CognitoAuthMiddleware, config=...)"
+)
+
+
+def state_of(scope: Scope) -> RequestState | None:
+    """The request's :class:`RequestState`, or ``None`` when the middleware is absent."""
+    state = scope.get(SCOPE_KEY)
+    if isinstance(state, RequestState):
+        return state
+    if not isinstance(state, Services):
+        return None
+    built = RequestState(state, scope["user"], _request_cookies(scope), scope.get("path", ""))
+    scope[SCOPE_KEY] = built
+    return built
+
+
 def get_state(conn: HTTPConnection) -> RequestState:
     """The :class:`RequestState` of a request or websocket; fails if the middleware is absent."""
-    state = conn.scope.get(SCOPE_KEY)
-    if not isinstance(state, RequestState):
-        raise RuntimeError(
-            "CognitoAuthMiddleware is not installed: add it with "
-            "app.add_middleware(CognitoAuthMiddleware, config=...)"
-        )
+    state = state_of(conn.scope)
+    if state is None:
+        raise RuntimeError(_NOT_INSTALLED)
     return state
+
+
+def user_of(scope: Scope) -> CognitoUser | AnonymousUser:
+    """The request's user (as :func:`get_state` would give it, without building the state);
+    fails if the middleware is absent."""
+    state = scope.get(SCOPE_KEY)
+    if isinstance(state, RequestState):
+        return state.user
+    if isinstance(state, Services):
+        user: CognitoUser | AnonymousUser = scope["user"]
+        return user
+    raise RuntimeError(_NOT_INSTALLED)
+
+
+def _request_cookies(scope: Scope) -> Mapping[str, str]:
+    # Joined as the middleware joins them: a client may split cookies over several headers.
+    values = [value for key, value in scope["headers"] if key == b"cookie"]
+    if not values:
+        return _NO_COOKIES
+    return RequestCookies(b"; ".join(values))
+
+
+_NO_COOKIES: Mapping[str, str] = MappingProxyType({})

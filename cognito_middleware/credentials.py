@@ -44,7 +44,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from .config import CognitoConfig
-from .context import SCOPE_KEY, RequestState, get_state
+from .context import RequestState, get_state, state_of, user_of
 from .cookies import expire_cookie, set_cookie
 from .exceptions import (
     CognitoUnavailableError,
@@ -665,8 +665,8 @@ CREDENTIALS_EXCEPTION_HANDLERS = {
 
 
 def _login_url(scope: Scope) -> str:
-    state = scope.get(SCOPE_KEY)
-    if isinstance(state, RequestState):
+    state = state_of(scope)
+    if state is not None:
         return login_url(scope, state.config)
     return "/auth/login"
 
@@ -702,7 +702,7 @@ def requires_role(role_arn: str) -> Callable[[F], F]:
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             conn = kwargs[name] if name in kwargs else args[index]
-            user = get_state(conn).user
+            user = user_of(conn.scope)
             if not user.is_authenticated:
                 return _sign_in_required(conn.scope)
             if role_arn not in user.roles:
@@ -733,7 +733,7 @@ def aws_credentials_dependency(
     """
 
     async def dependency(request: Request) -> AWSCredentials:
-        if role_arn is not None and not get_state(request).user.is_authenticated:
+        if role_arn is not None and not user_of(request.scope).is_authenticated:
             refusal = _sign_in_required(request.scope)
             if refusal.status_code == 303:
                 raise HTTPException(303, headers={"Location": refusal.headers["location"]})

@@ -36,7 +36,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from . import credentials as _credentials
-from .context import get_state
+from .context import user_of
 from .credentials import AWSCredentials, requires_role
 from .guards import (
     WS_POLICY_VIOLATION,
@@ -139,7 +139,7 @@ def install_exception_handler(app: FastAPI) -> None:
 
 
 def _enforce(conn: HTTPConnection, requirement: _Requirement) -> CognitoUser:
-    user = get_state(conn).user
+    user = user_of(conn.scope)
     decision = requirement.check(user)
     if decision.allowed:
         return cast(CognitoUser, user)
@@ -172,7 +172,7 @@ async def optional_user(conn: HTTPConnection) -> CognitoUser | None:
         async def home(user: OptionalUser):
             return {"greeting": f"hello {user.display_name}" if user else "hello"}
     """
-    user = get_state(conn).user
+    user = user_of(conn.scope)
     return user if isinstance(user, CognitoUser) else None
 
 

@@ -39,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .config import CognitoConfig, PathRule
-from .context import SCOPE_KEY, RequestState, get_state
+from .context import state_of, user_of
 from .exceptions import ConfigurationError
 from .responses import error_response, is_browser_navigation
 from .user import AnonymousUser, CognitoUser
@@ -365,9 +365,9 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
     """
     if decision.allowed:
         raise ValueError("deny() called with an ALLOW decision")
-    state = scope.get(SCOPE_KEY)
+    state = state_of(scope)
     if config is None:
-        if not isinstance(state, RequestState):
+        if state is None:
             raise RuntimeError(
                 "CognitoAuthMiddleware is not installed: add it with "
                 "app.add_middleware(CognitoAuthMiddleware, config=...)"
@@ -376,7 +376,7 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
     bearer = _has_bearer(scope)
     if (
         decision.outcome is Outcome.LOGIN_REQUIRED
-        and isinstance(state, RequestState)
+        and state is not None
         and state.auth_unavailable
     ):
         # The visitor has a session we could not check: sending them to sign in again would
@@ -467,7 +467,7 @@ def _guard(requirement: _Requirement) -> Callable[[_F], _F]:
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 conn = _connection(args, kwargs, func)
-                decision = requirement.check(get_state(conn).user)
+                decision = requirement.check(user_of(conn.scope))
                 if decision.allowed:
                     return await func(*args, **kwargs)
                 if isinstance(conn, WebSocket):
@@ -480,7 +480,7 @@ def _guard(requirement: _Requirement) -> Callable[[_F], _F]:
         @functools.wraps(func)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             conn = _connection(args, kwargs, func)
-            decision = requirement.check(get_state(conn).user)
+            decision = requirement.check(user_of(conn.scope))
             if decision.allowed:
                 return func(*args, **kwargs)
             return deny(conn.scope, decision)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._memo import Memo
 from .config import CognitoConfig
-from .context import SCOPE_KEY, RequestState, Services
+from .context import SCOPE_KEY, RequestState, Services, state_of
 from .cookies import RequestCookies
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
@@ -113,7 +113,8 @@ class CognitoAuthMiddleware:
         )
         self._rules = PathRules.from_config(config)
         self._services = Services(
-            config=config, http=self._http, clock=clock, refresh=self._force_refresh
+            config=config, http=self._http, clock=clock, refresh=self._force_refresh,
+            start_with_cookies=self._start_with_cookies,
         )
         if config.identity_pool_id:
             from .credentials import CredentialService
@@ -183,27 +184,27 @@ class CognitoAuthMiddleware:
                 raw_cookie = value if raw_cookie is None else raw_cookie + b"; " + value
             elif key == b"authorization":
                 authorization = value
-        state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path)
-        scope[SCOPE_KEY] = state
 
         # The common cases are settled here without awaiting anything: a Bearer header or a
         # cookie-store session seen before and still well within its lifetimes is recognised
-        # from the raw header bytes. Everything else takes the full path.
+        # from the raw header bytes. Everything else takes the full path. A state object is
+        # only built here for requests whose response may carry a cookie.
+        state: RequestState | None = None
+        user: CognitoUser | AnonymousUser = _ANONYMOUS
         if authorization is not None:
             known_bearer = self._bearer_users.get(authorization[_BEARER_KEY])
-            if raw_cookie:
-                state.cookies = RequestCookies(raw_cookie)
             if (
                 known_bearer is not None
                 and self._clock() < known_bearer[2]
                 and known_bearer[0] == authorization
             ):
-                state.user = known_bearer[1]
+                user = known_bearer[1]
             elif authorization[:7].lower() == b"bearer ":
-                failure = await self._bearer(state, authorization)
-                if failure is not None:
-                    await self._reject_bearer(scope, receive, send, *failure)
+                verified = await self._bearer(authorization)
+                if not isinstance(verified, CognitoUser):
+                    await self._reject_bearer(scope, receive, send, *verified)
                     return
+                user = verified
             else:
                 authorization = None
         if authorization is None and raw_cookie:
@@ -216,37 +217,44 @@ class CognitoAuthMiddleware:
             if known is not None and known[0] != raw_cookie:
                 known = None
             if known is not None and self._clock() < known[4]:
+                user = known[3]
+                state = RequestState(self._services, user, known[2], path)
                 state.session = known[1]
-                state.cookies = known[2]
-                state.user = known[3]
-            elif self._session_cookie is not None and self._session_cookie not in raw_cookie:
-                state.cookies = RequestCookies(raw_cookie)
-            else:
+            elif self._session_cookie is None or self._session_cookie in raw_cookie:
+                state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path)
                 state.auth_unavailable = await self._session(state, path, raw_cookie, key, known)
+                user = state.user
 
-        user = state.user
+        scope[SCOPE_KEY] = self._services if state is None else state
         scope["user"] = user
         scope["auth"] = user.auth_credentials
         decision = self._rules.evaluate(path, user)
         if decision is not _ALLOW and not decision.allowed and not _is_preflight(scope):
             await self._deny(scope, receive, send, decision)
             return
-        if kind == "websocket" or (
+        if state is None:
+            if kind == "websocket" or user is not _ANONYMOUS or not self._guest_cookies:
+                # Nothing can add a cookie to this response: no session to change, no guest
+                # identity to remember (Bearer clients, or no identity pool).
+                await self.app(scope, receive, send)
+                return
+            state = RequestState(
+                self._services, user, _NO_COOKIES if raw_cookie is None
+                else RequestCookies(raw_cookie), path,
+            )
+            scope[SCOPE_KEY] = state
+        elif kind == "websocket" or (
             state.session is None
             and not state.set_cookies
             and (user is not _ANONYMOUS or not self._guest_cookies)
         ):
-            # Nothing can add a cookie to this response: no session to change, no guest
-            # identity to remember (Bearer clients, or no identity pool).
             await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, self._wrap_send(state, send))
+        await self.app(scope, receive, state._send_through(send))
 
     # User resolution --------------------------------------------------------------------
 
-    async def _bearer(
-        self, state: RequestState, authorization: bytes
-    ) -> tuple[int, str, str] | None:
+    async def _bearer(self, authorization: bytes) -> CognitoUser | tuple[int, str, str]:
         token = authorization[7:].decode("latin-1").strip()
         try:
             claims = await self._verifier.verify_bearer(token)
@@ -260,8 +268,7 @@ class CognitoAuthMiddleware:
         self._bearer_users.put(
             authorization[_BEARER_KEY], (authorization, user, claims["exp"] + self._leeway)
         )
-        state.user = user
-        return None
+        return user
 
     async def _session(
         self,
@@ -399,19 +406,6 @@ class CognitoAuthMiddleware:
 
     # Responses --------------------------------------------------------------------------
 
-    def _wrap_send(self, state: RequestState, send: Send) -> Send:
-        # A plain function returning the awaitable of the next ``send`` (the ASGI spec asks
-        # for an awaitable callable): no coroutine of our own per message, and the response
-        # start is only held up when there are cookies to add.
-        def send_with_cookies(message: Message) -> Awaitable[None]:
-            if (state.set_cookies or state.session_changed) and (
-                message["type"] == "http.response.start"
-            ):
-                return self._start_with_cookies(state, send, message)
-            return send(message)
-
-        return send_with_cookies
-
     async def _start_with_cookies(self, state: RequestState, send: Send, message: Message) -> None:
         cookies = list(state.set_cookies)
         if state.session_changed and state.session is not None:
@@ -430,7 +424,8 @@ class CognitoAuthMiddleware:
         await send(message)
 
     async def _deny(self, scope: Scope, receive: Receive, send: Send, decision: Any) -> None:
-        state: RequestState = scope[SCOPE_KEY]
+        state = state_of(scope)
+        assert state is not None
         await self._hooks.emit(
             AuthEvent("denied", state.user, scope["path"], _client(scope), decision.reason)
         )
