@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(_in_process(environment, args.quick, args))
         jar, access_token = results.pop("_server_credentials")
         if not args.no_server:
-            load = (LoadSettings(duration=1, rounds=1, tool=args.load_tool) if args.quick
+            load = (LoadSettings(duration=1, rounds=1, tool=args.load_tool,
+                                 interleaved_rounds=1, interleaved_seconds=1) if args.quick
                     else LoadSettings(tool=args.load_tool))
             results["server"] = run_server_load(environment, load, jar, access_token)
     network = dict(results["inprocess"].pop("network"))

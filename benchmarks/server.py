@@ -23,6 +23,7 @@ import httpx
 from .apps import PROTECTED, PUBLIC
 from .environment import Environment
 from .harness import apply_set_cookies, cookie_header, median
+from .interleaved import run_interleaved
 
 __all__ = ["LoadSettings", "run_server_load"]
 
@@ -35,12 +36,15 @@ _UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """Seconds per load run, rounds per (scenario, app), concurrent connections, tool."""
+    """Seconds per load run, rounds per (scenario, app), concurrent connections, tool; and
+    the rounds and seconds of the interleaved runs (all variants in one server)."""
 
     duration: float = 1.0
     rounds: int = 16
     connections: int = 32
     tool: str = "auto"
+    interleaved_rounds: int = 8
+    interleaved_seconds: int = 2
 
 
 def _cpus() -> tuple[set[int], set[int]] | None:
@@ -208,8 +212,9 @@ def run_server_load(
     environment: Environment, settings: LoadSettings, jar: Mapping[str, str], access_token: str
 ) -> dict[str, Any]:
     """Requests per second and p99 latency for (a), (b) and (c): the bare app, the bare app
-    behind a no-op middleware (the floor of any middleware) and behind ours; and the server's
-    CPU time per request.
+    behind a no-op middleware (the floor of any middleware) and behind ours, each in a server
+    of its own; the server's CPU time per request; and the three interleaved request by
+    request in one server (see :mod:`benchmarks.interleaved`).
 
     ``jar`` holds the cookies of a signed-in browser, ``access_token`` is a valid Bearer token
     (both obtained by the caller, in its own event loop).
@@ -251,6 +256,23 @@ def run_server_load(
                     )
                     samples[scenario][app].append(run)
         calls = environment.network_calls() - calls_before
+
+    def fresh_headers(url: str) -> dict[str, str]:
+        _fresh_cookies(url + "/cognito", jar)
+        return {"Cookie": cookie_header(jar)}
+
+    with _server("interleaved", environment.env) as served:
+        fresh_headers(served.url)
+        httpx.get(served.url + "/cognito" + PROTECTED, timeout=10,
+                  headers={"Authorization": f"Bearer {access_token}"}).raise_for_status()
+        calls_before = environment.network_calls()
+        cpus = _cpus()
+        interleaved = run_interleaved(
+            served.url, served.pid, scenarios, rounds=settings.interleaved_rounds,
+            seconds=settings.interleaved_seconds, connections=settings.connections, tool=tool,
+            cpu=cpus[1] if cpus else None, refresh_headers=fresh_headers,
+        )
+        calls += environment.network_calls() - calls_before
     results: dict[str, Any] = {}
     for scenario, by_app in samples.items():
         summary: dict[str, Any] = {}
@@ -279,5 +301,10 @@ def run_server_load(
         "duration_s": settings.duration,
         "rounds": settings.rounds,
         "scenarios": results,
+        "interleaved": {
+            "rounds": settings.interleaved_rounds,
+            "seconds": settings.interleaved_seconds,
+            "scenarios": interleaved,
+        },
         "local_cognito_calls_during_load": calls,
     }
