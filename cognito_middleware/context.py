@@ -70,6 +70,7 @@ class RequestState:
         "set_cookies",
         "user",
     )
+    _send: Send
 
     def __init__(
         self,
@@ -94,15 +95,12 @@ class RequestState:
         self.refresher = refresher
         self.auth_unavailable = auth_unavailable
 
-    def _send_through(self, send: Send) -> Send:
-        # ``send`` as the app gets it when this response may carry a cookie.
-        self._send = send
-        return self._forward
-
     def _forward(self, message: Message) -> Awaitable[None]:
-        # A plain bound method returning the awaitable of the next ``send`` (the ASGI spec
-        # asks for an awaitable callable): no closure per request, no coroutine of our own
-        # per message, and the response start is only held up when cookies are due.
+        # ``send`` as the app gets it when the response may carry a cookie (the middleware
+        # sets ``_send`` first). A plain bound method returning the awaitable of the next
+        # ``send`` (the ASGI spec asks for an awaitable callable): no closure per request, no
+        # coroutine of our own per message, and the response start is only held up when
+        # cookies are due.
         if (self.set_cookies or self.session_changed) and (
             message["type"] == "http.response.start"
         ):

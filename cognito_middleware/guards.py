@@ -215,7 +215,9 @@ class PathRules:
         decision = rules.evaluate(scope["path"], scope["user"])
     """
 
-    __slots__ = ("_auth_prefix", "_auth_prefix_slash", "_default", "_home", "_seen", "_table")
+    __slots__ = (
+        "_auth_prefix", "_auth_prefix_slash", "_default", "_home", "_seen", "_table", "plain",
+    )
 
     def __init__(
         self,
@@ -261,6 +263,9 @@ class PathRules:
         self._auth_prefix_slash = auth_prefix + "/"
         # Paths seen recently and what they require: the prefix walk runs once per path.
         self._seen: dict[str, tuple[_Requirement, bool]] = {}
+        self.plain: dict[str, bool] = {}
+        """Paths seen before that need nothing (``True``) or only a sign-in (``False``):
+        a caller may allow them without calling :meth:`evaluate`. Always this one dict."""
 
     @classmethod
     def from_config(cls, config: CognitoConfig) -> PathRules:
@@ -295,7 +300,10 @@ class PathRules:
             known = (self._lookup(path), "//" in path or "/." in path or "%" in path)
             if len(self._seen) >= _SEEN_MAX:
                 self._seen.clear()
+                self.plain.clear()
             self._seen[path] = known
+            if not known[1] and (known[0].public or known[0].sign_in_only):
+                self.plain[path] = known[0].public
         requirement, odd = known
         if not odd:
             # The usual cases without a further call: an open path, or a path that needs

@@ -37,7 +37,7 @@ from .exceptions import (
     TokenError,
 )
 from .flows import AuthFlows
-from .guards import _ALLOW, PathRules, deny
+from .guards import PathRules, deny
 from .oauth import OAuthClient
 from .refresh import SessionRefresher
 from .responses import error_response
@@ -112,6 +112,7 @@ class CognitoAuthMiddleware:
             hooks=self._hooks, clock=clock,
         )
         self._rules = PathRules.from_config(config)
+        self._plain_paths = self._rules.plain
         self._services = Services(
             config=config, http=self._http, clock=clock, refresh=self._force_refresh,
             start_with_cookies=self._start_with_cookies,
@@ -228,10 +229,13 @@ class CognitoAuthMiddleware:
         scope[SCOPE_KEY] = self._services if state is None else state
         scope["user"] = user
         scope["auth"] = user.auth_credentials
-        decision = self._rules.evaluate(path, user)
-        if decision is not _ALLOW and not decision.allowed and not _is_preflight(scope):
-            await self._deny(scope, receive, send, decision)
-            return
+        # Paths that need nothing, or only a sign-in, are settled without a call.
+        plain = self._plain_paths.get(path)
+        if plain is None or (plain is False and user is _ANONYMOUS):
+            decision = self._rules.evaluate(path, user)
+            if not decision.allowed and not _is_preflight(scope):
+                await self._deny(scope, receive, send, decision)
+                return
         if state is None:
             if kind == "websocket" or user is not _ANONYMOUS or not self._guest_cookies:
                 # Nothing can add a cookie to this response: no session to change, no guest
@@ -250,7 +254,8 @@ class CognitoAuthMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, state._send_through(send))
+        state._send = send
+        await self.app(scope, receive, state._forward)
 
     # User resolution --------------------------------------------------------------------
 

@@ -204,6 +204,20 @@ def test_longest_prefix_decides() -> None:
     assert rules.evaluate("/api/admin/status", GUEST).allowed
 
 
+def test_plain_paths_are_the_ones_needing_nothing_or_only_a_sign_in() -> None:
+    # The middleware allows these without evaluating; anything else must never be in them.
+    rules = PathRules(
+        public_paths=("/api/docs",),
+        protected=(PathRule(prefix="/api"), PathRule(prefix="/api/admin", groups=("admins",))),
+    )
+    paths = ("/api/docs", "/api/orders", "/api/admin/users", "/api//admin/x", "/api/a%2Fb",
+             "/api/./admin", "/home")
+    for path in paths:
+        for who in (GUEST, USERS["plain"], USERS["admin"]):
+            rules.evaluate(path, who)
+    assert rules.plain == {"/api/docs": True, "/api/orders": False, "/home": True}
+
+
 def test_default_deny_requires_sign_in_outside_public_paths() -> None:
     rules = PathRules(
         public_paths=("/", "/health", "/static"),

@@ -103,6 +103,10 @@ async def test_bearer_request_state_has_the_user_and_cookies(
         assert guarded.status_code == 200 and guarded.json() == {"username": "bob"}
         refused = await client.get("/api/guarded", headers={"Accept": "application/json"})
         assert refused.status_code == 401
+        # The path rule alone (no decorator): a path a signed-in user just passed still
+        # refuses a guest.
+        refused = await client.get("/api/state", headers={"Accept": "application/json"})
+        assert refused.status_code == 401
 
 
 def test_state_of_builds_the_state_from_the_scope_once() -> None:
