@@ -208,6 +208,34 @@ def _fresh_cookies(url: str, jar: dict[str, str]) -> None:
     apply_set_cookies(jar, response.headers.get_list("set-cookie"))
 
 
+_TOUCH_INTERVAL = 60.0
+
+
+class _Browser:
+    """The signed-in browser's cookies, renewed before every load run so that the session's
+    once-a-minute touch cannot fall due during the run: a load generator replays one
+    ``Cookie`` header and never takes the renewed cookie, so every request after the touch
+    would renew the session again (a browser takes it from the first response)."""
+
+    def __init__(self, environment: Environment, jar: Mapping[str, str]) -> None:
+        self.environment = environment
+        self.jar = dict(jar)
+
+    def _touch_due_in(self) -> float:
+        session = asyncio.run(self.environment.session_of(self.jar))
+        return session.last_seen + _TOUCH_INTERVAL - time.time()
+
+    def headers(self, url: str, run_seconds: float) -> dict[str, str]:
+        """The ``Cookie`` header for a run of ``run_seconds`` against the middleware at
+        ``url`` (which renews the cookie)."""
+        _fresh_cookies(url, self.jar)
+        due = self._touch_due_in()
+        if due < run_seconds + 1:
+            time.sleep(max(0.0, due) + 0.2)
+            _fresh_cookies(url, self.jar)
+        return {"Cookie": cookie_header(self.jar)}
+
+
 def run_server_load(
     environment: Environment, settings: LoadSettings, jar: Mapping[str, str], access_token: str
 ) -> dict[str, Any]:
@@ -222,7 +250,7 @@ def run_server_load(
     tool = settings.tool
     if tool == "auto":
         tool = "wrk" if shutil.which("wrk") else "python"
-    jar = dict(jar)
+    browser = _Browser(environment, jar)
     scenarios = {
         "anonymous": (PUBLIC, {}),
         "session": (PROTECTED, None),
@@ -236,7 +264,7 @@ def run_server_load(
         servers = {app: stack.enter_context(_server(app, environment.env)) for app in apps}
         urls = {name: served.url for name, served in servers.items()}
         for url in urls.values():
-            _fresh_cookies(url, jar)
+            _fresh_cookies(url, browser.jar)
             httpx.get(url + PROTECTED, headers={"Authorization": f"Bearer {access_token}"},
                       timeout=10).raise_for_status()
         calls_before = environment.network_calls()
@@ -246,8 +274,7 @@ def run_server_load(
                 for app in (*apps[shift:], *apps[:shift]):
                     headers = fixed
                     if headers is None:
-                        _fresh_cookies(urls[app], jar)
-                        headers = {"Cookie": cookie_header(jar)}
+                        headers = browser.headers(urls["cognito"], settings.duration)
                     cpu_before = _cpu_seconds(servers[app].pid)
                     run = _load(urls[app] + path, headers, settings, tool)
                     cpu = _cpu_seconds(servers[app].pid) - cpu_before
@@ -258,8 +285,7 @@ def run_server_load(
         calls = environment.network_calls() - calls_before
 
     def fresh_headers(url: str) -> dict[str, str]:
-        _fresh_cookies(url + "/cognito", jar)
-        return {"Cookie": cookie_header(jar)}
+        return browser.headers(url + "/cognito", settings.interleaved_seconds)
 
     with _server("interleaved", environment.env) as served:
         fresh_headers(served.url)
