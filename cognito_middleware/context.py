@@ -1,11 +1,16 @@
-"""Per-request state, published as ``scope["cognito"]``.
+"""Per-request state, published as ``scope["auth"]`` (Starlette's ``request.auth``).
 
 There is one :class:`RequestState` per request; handlers and helpers reach it through
 :func:`get_state`. Nothing here is shared between requests except ``services``.
 
+The state is the request's ``request.auth``, an ``AuthCredentials`` whose ``scopes`` are the
+user's, rather than a key of its own: Starlette and uvicorn already fill the scope up to the
+size at which a dict grows, and one more key made every request pay for growing it.
+
 When nothing a request does can reach its response (a Bearer request, or a guest's when no
-identity pool is configured), the middleware publishes its :class:`Services` instead, and the
-state is built the first time it is asked for: most such requests never ask.
+identity pool is configured), the middleware publishes a :class:`PendingAuth` (shared, the
+user's scopes and the services) instead, and the state is built the first time it is asked
+for: most such requests never ask.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection
 from starlette.types import Message, Scope, Send
 
@@ -26,9 +32,9 @@ from .user import AnonymousUser, CognitoUser
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["RequestState", "Services", "get_state", "state_of", "user_of"]
+__all__ = ["PendingAuth", "RequestState", "Services", "get_state", "state_of", "user_of"]
 
-SCOPE_KEY = "cognito"
+SCOPE_KEY = "auth"
 
 
 @dataclass(eq=False)
@@ -46,8 +52,20 @@ class Services:
     """Sends a response start with the request's cookies added (set by the middleware)."""
 
 
-class RequestState:
-    """Our state for one request. ``set_cookies`` are extra ``Set-Cookie`` values to send
+class PendingAuth(AuthCredentials):
+    """``request.auth`` of a request whose state is built on first use: the user's scopes
+    and the middleware's services. One per middleware for guests, one per Bearer token."""
+
+    def __init__(self, services: Services, scopes: list[str]) -> None:
+        self.services = services
+        self.scopes = scopes
+
+
+class RequestState(AuthCredentials):
+    """Our state for one request, and its ``request.auth`` (whose ``scopes`` are the user's:
+    ``"authenticated"`` and the access token's scopes, or none for a guest).
+
+    ``set_cookies`` are extra ``Set-Cookie`` values to send
     (the middleware's own: session and guest cookies; on a Bearer request, and on an anonymous
     one when no identity pool is configured, none are sent).
 
@@ -56,9 +74,8 @@ class RequestState:
     (Cognito or the session store unreachable): guards answer 503 instead of asking to sign in.
     """
 
-    # A plain slotted class with its own __init__: one is built for every request.
+    # Slotted with its own __init__: one is built for every request.
     __slots__ = (
-        "__weakref__",
         "_send",
         "auth_unavailable",
         "cookies",
@@ -113,6 +130,15 @@ class RequestState:
     def config(self) -> CognitoConfig:
         return self.services.config
 
+    @property
+    def scopes(self) -> list[str]:
+        """The user's ``request.auth.scopes`` (Starlette's ``requires()`` reads them)."""
+        return self.user.auth_credentials.scopes
+
+    @scopes.setter
+    def scopes(self, value: list[str]) -> None:
+        raise AttributeError("request.auth.scopes are the user's: change the user instead")
+
     def update_session(self, **changes: object) -> None:
         """Change the session; the middleware saves it when the response starts."""
         if self.session is None:
@@ -140,12 +166,14 @@ _NOT_INSTALLED = (
 
 def state_of(scope: Scope) -> RequestState | None:
     """The request's :class:`RequestState`, or ``None`` when the middleware is absent."""
-    state = scope.get(SCOPE_KEY)
-    if isinstance(state, RequestState):
-        return state
-    if not isinstance(state, Services):
+    auth = scope.get(SCOPE_KEY)
+    if isinstance(auth, RequestState):
+        return auth
+    if not isinstance(auth, PendingAuth):
         return None
-    built = RequestState(state, scope["user"], _request_cookies(scope), scope.get("path", ""))
+    built = RequestState(
+        auth.services, scope["user"], _request_cookies(scope), scope.get("path", "")
+    )
     scope[SCOPE_KEY] = built
     return built
 
@@ -161,10 +189,10 @@ def get_state(conn: HTTPConnection) -> RequestState:
 def user_of(scope: Scope) -> CognitoUser | AnonymousUser:
     """The request's user (as :func:`get_state` would give it, without building the state);
     fails if the middleware is absent."""
-    state = scope.get(SCOPE_KEY)
-    if isinstance(state, RequestState):
-        return state.user
-    if isinstance(state, Services):
+    auth = scope.get(SCOPE_KEY)
+    if isinstance(auth, RequestState):
+        return auth.user
+    if isinstance(auth, PendingAuth):
         user: CognitoUser | AnonymousUser = scope["user"]
         return user
     raise RuntimeError(_NOT_INSTALLED)

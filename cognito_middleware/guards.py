@@ -365,7 +365,7 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
     page with a sign-in link for a browser). ``FORBIDDEN``: ``403`` page or JSON; for a Bearer
     request missing scopes, ``WWW-Authenticate: Bearer error="insufficient_scope"``.
     A ``303`` is used rather than ``307`` so that a refused ``POST`` is never replayed.
-    ``config`` defaults to the middleware's, from ``scope["cognito"]``::
+    ``config`` defaults to the middleware's, from the request state (``scope["auth"]``)::
 
         decision = rules.evaluate(scope["path"], scope["user"])
         if not decision.allowed:

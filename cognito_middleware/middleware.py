@@ -7,7 +7,7 @@
 For each request it answers the auth routes itself (``/auth/login``, ``/auth/callback``,
 ``/auth/logout``), otherwise resolves the user cheapest first (Bearer token, then session
 cookie, else anonymous), refreshes tokens close to expiry, publishes ``scope["user"]``,
-``scope["auth"]`` and ``scope["cognito"]``, applies the path rules and runs the app. The
+``scope["auth"]`` (which is also the request's state), applies the path rules and runs the app. The
 session cookie is written only when the session changed.
 """
 
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._memo import Memo
 from .config import CognitoConfig
-from .context import SCOPE_KEY, RequestState, Services, state_of
+from .context import PendingAuth, RequestState, Services, state_of
 from .cookies import RequestCookies
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
@@ -63,7 +63,7 @@ _NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 # A verified Bearer header (whole), its user, and the epoch time until which it is accepted
 # as is. Keyed by the end of the token's signature: hashing the whole header on every request
 # would cost more than the lookup saves.
-_KnownBearer = tuple[bytes, CognitoUser, float]
+_KnownBearer = tuple[bytes, CognitoUser, float, PendingAuth]
 _BEARER_KEY = slice(-32, None)
 # A cookie-store session's Cookie header (whole), the session, the parsed cookies, the user,
 # until when all of it holds without any check (no refresh, touch or timeout due), and until
@@ -123,6 +123,7 @@ class CognitoAuthMiddleware:
             self._services.credentials = CredentialService(
                 config, self._http, cache=credential_cache, clock=clock
             )
+        self._guest_auth = PendingAuth(self._services, _ANONYMOUS.auth_credentials.scopes)
         self._users: LRU[tuple[str, str], CognitoUser] = LRU(_USER_MEMO_MAX)
         self._bearer_users: Memo[bytes, _KnownBearer] = Memo(_BEARER_USER_MEMO_MAX)
         self._leeway = config.leeway
@@ -192,6 +193,7 @@ class CognitoAuthMiddleware:
         # only built here for requests whose response may carry a cookie.
         state: RequestState | None = None
         user: CognitoUser | AnonymousUser = _ANONYMOUS
+        auth = self._guest_auth
         if authorization is not None:
             known_bearer = self._bearer_users.get(authorization[_BEARER_KEY])
             if (
@@ -199,13 +201,13 @@ class CognitoAuthMiddleware:
                 and self._clock() < known_bearer[2]
                 and known_bearer[0] == authorization
             ):
-                user = known_bearer[1]
+                user, auth = known_bearer[1], known_bearer[3]
             elif authorization[:7].lower() == b"bearer ":
-                verified = await self._bearer(authorization)
-                if not isinstance(verified, CognitoUser):
-                    await self._reject_bearer(scope, receive, send, *verified)
+                try:
+                    _, user, _, auth = await self._bearer(authorization)
+                except _BearerRefused as refusal:
+                    await self._reject_bearer(scope, receive, send, *refusal.args)
                     return
-                user = verified
             else:
                 authorization = None
         if authorization is None and raw_cookie:
@@ -226,9 +228,8 @@ class CognitoAuthMiddleware:
                 state.auth_unavailable = await self._session(state, path, raw_cookie, key, known)
                 user = state.user
 
-        scope[SCOPE_KEY] = self._services if state is None else state
         scope["user"] = user
-        scope["auth"] = user.auth_credentials
+        scope["auth"] = auth if state is None else state
         # Paths that need nothing, or only a sign-in, are settled without a call.
         plain = self._plain_paths.get(path)
         if plain is None or (plain is False and user is _ANONYMOUS):
@@ -246,7 +247,7 @@ class CognitoAuthMiddleware:
                 self._services, user, _NO_COOKIES if raw_cookie is None
                 else RequestCookies(raw_cookie), path,
             )
-            scope[SCOPE_KEY] = state
+            scope["auth"] = state
         elif kind == "websocket" or (
             state.session is None
             and not state.set_cookies
@@ -259,21 +260,25 @@ class CognitoAuthMiddleware:
 
     # User resolution --------------------------------------------------------------------
 
-    async def _bearer(self, authorization: bytes) -> CognitoUser | tuple[int, str, str]:
+    async def _bearer(self, authorization: bytes) -> _KnownBearer:
         token = authorization[7:].decode("latin-1").strip()
         try:
             claims = await self._verifier.verify_bearer(token)
         except CognitoUnavailableError:
-            return 503, "temporarily_unavailable", "The token cannot be checked right now."
+            raise _BearerRefused(
+                503, "temporarily_unavailable", "The token cannot be checked right now."
+            ) from None
         except TokenError as exc:
-            return 401, "invalid_token", exc.reason
+            raise _BearerRefused(401, "invalid_token", exc.reason) from None
         user = CognitoUser.from_claims(None, claims, via_bearer=True)
         # The header is recognised as it comes from now on, until the token's exp: the user
         # is built once per token, and nothing is decoded on the hot path.
-        self._bearer_users.put(
-            authorization[_BEARER_KEY], (authorization, user, claims["exp"] + self._leeway)
+        known = (
+            authorization, user, claims["exp"] + self._leeway,
+            PendingAuth(self._services, user.auth_credentials.scopes),
         )
-        return user
+        self._bearer_users.put(authorization[_BEARER_KEY], known)
+        return known
 
     async def _session(
         self,
@@ -475,6 +480,10 @@ class CognitoAuthMiddleware:
             return message
 
         return lifespan_receive
+
+
+class _BearerRefused(Exception):
+    """A Bearer token that cannot be accepted: (status, error, reason)."""
 
 
 def _is_preflight(scope: Scope) -> bool:

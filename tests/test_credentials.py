@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cognito_middleware.config import CognitoConfig
-from cognito_middleware.context import SCOPE_KEY, RequestState, Services
+from cognito_middleware.context import RequestState, Services
 from cognito_middleware.credentials import (
     CREDENTIALS_EXCEPTION_HANDLERS,
     AWSCredentials,
@@ -725,7 +725,7 @@ class StubMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.make_state(scope)
-        scope[SCOPE_KEY] = state
+        scope["auth"] = state
         scope["user"] = state.user
 
         async def send_with_cookies(message: Message) -> None:

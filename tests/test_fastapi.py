@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, WebSocket
-from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cognito_middleware.config import CognitoConfig
@@ -74,11 +73,8 @@ class FakeAuth:
         if scope["type"] in ("http", "websocket"):
             name = dict(scope["headers"]).get(b"x-test-user", b"").decode()
             current: CognitoUser | AnonymousUser = USERS.get(name, AnonymousUser())
-            scope["cognito"] = RequestState(services=self.services, user=current, cookies={})
             scope["user"] = current
-            scope["auth"] = AuthCredentials(
-                ["authenticated", *current.scopes] if current.is_authenticated else []
-            )
+            scope["auth"] = RequestState(services=self.services, user=current, cookies={})
         await self.app(scope, receive, send)
 
 

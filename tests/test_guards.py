@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.authentication import AuthCredentials
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -93,11 +92,8 @@ class FakeAuth:
         headers = dict(scope["headers"])
         name = headers.get(b"x-test-user", b"").decode()
         current: CognitoUser | AnonymousUser = USERS.get(name, GUEST)
-        scope["cognito"] = RequestState(services=self.services, user=current, cookies={})
         scope["user"] = current
-        scope["auth"] = AuthCredentials(
-            ["authenticated", *current.scopes] if current.is_authenticated else []
-        )
+        scope["auth"] = RequestState(services=self.services, user=current, cookies={})
         if self.rules is not None:
             decision = self.rules.evaluate(scope["path"], current)
             if not decision.allowed:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -110,21 +111,28 @@ async def test_bearer_request_state_has_the_user_and_cookies(
 
 
 def test_state_of_builds_the_state_from_the_scope_once() -> None:
-    from cognito_middleware.context import SCOPE_KEY, Services
-    from cognito_middleware.user import AnonymousUser
+    from cognito_middleware.context import PendingAuth, Services
+    from cognito_middleware.user import CognitoUser
 
     services = Services(config=_any_config(), http=httpx.AsyncClient(), clock=lambda: 0.0)
-    user = AnonymousUser()
+    user = CognitoUser.from_claims(None, {"sub": "b0b", "username": "bob", "scope": "a/read"},
+                                   via_bearer=True)
+    pending = PendingAuth(services, user.auth_credentials.scopes)
     scope: dict[str, Any] = {
         "type": "http", "path": "/x", "headers": [(b"cookie", b"a=1")],
-        SCOPE_KEY: services, "user": user,
+        "auth": pending, "user": user,
     }
     assert user_of(scope) is user
-    assert scope[SCOPE_KEY] is services  # reading the user builds nothing
+    assert scope["auth"] is pending  # reading the user builds nothing
     state = state_of(scope)
     assert isinstance(state, RequestState)
     assert state.services is services and state.user is user and dict(state.cookies) == {"a": "1"}
-    assert scope[SCOPE_KEY] is state and state_of(scope) is state
+    assert scope["auth"] is state and state_of(scope) is state
+    # Still the request's auth for Starlette: the user's scopes, read-only.
+    assert isinstance(state, AuthCredentials)
+    assert state.scopes == ["authenticated", "a/read"] == Request(scope).auth.scopes
+    with pytest.raises(AttributeError):
+        state.scopes = ["admin"]
 
 
 def test_without_the_middleware_the_state_is_absent_and_named() -> None:
