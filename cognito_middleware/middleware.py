@@ -256,7 +256,12 @@ class CognitoAuthMiddleware:
             await self.app(scope, receive, send)
             return
         state._send = send
-        await self.app(scope, receive, state._forward)
+        try:
+            await self.app(scope, receive, state._forward)
+        finally:
+            # The server's send leads back to the scope, which holds the state: left in
+            # place, every request would stay in memory until the cyclic GC came by.
+            del state._send
 
     # User resolution --------------------------------------------------------------------
 

@@ -301,3 +301,46 @@ async def test_visitors_without_a_session_cookie_do_not_reach_the_session_store(
         forged = await client.get("/", headers={"Cookie": f"{store.cookie_name}=forged"})
         assert forged.text == "hello guest" and CountingStore.loads == 1
     await middleware.aclose()
+
+
+async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
+    # A server's send leads back to its scope (uvicorn's does). Nothing the middleware keeps
+    # on the scope may point to that send once the request is over, or every request would
+    # stay in memory until the cyclic GC comes by.
+    import gc
+    import weakref
+
+    clock = _Clock()
+    middleware, client, header = await _signed_in_client(clock)
+    await client.aclose()
+
+    class ServerSend:
+        def __init__(self) -> None:
+            self.scope: dict[str, Any] = {}
+            self.statuses: list[int] = []
+
+        async def __call__(self, message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses.append(message["status"])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    gc.disable()
+    try:
+        for path, headers in (("/private", [(b"cookie", header.encode())]), ("/", [])):
+            send = ServerSend()
+            send.scope = {
+                "type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                "root_path": "", "query_string": b"", "headers": headers,
+                "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "scheme": "http",
+                "http_version": "1.1", "asgi": {"version": "3.0"}, "state": {},
+            }
+            await middleware(send.scope, receive, send)
+            assert send.statuses == [200], path
+            gone = weakref.ref(send)
+            del send
+            assert gone() is None, f"a request to {path} outlived itself"
+    finally:
+        gc.enable()
+    await middleware.aclose()
