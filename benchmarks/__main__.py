@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         jar, access_token = results.pop("_server_credentials")
         if not args.no_server:
             load = (LoadSettings(duration=1, rounds=1, tool=args.load_tool,
-                                 interleaved_rounds=1, interleaved_seconds=1) if args.quick
+                                 shared_rounds=1, shared_seconds=1) if args.quick
                     else LoadSettings(tool=args.load_tool))
             results["server"] = run_server_load(environment, load, jar, access_token)
     network = dict(results["inprocess"].pop("network"))

@@ -1,8 +1,8 @@
 """The server side of the load benchmark: ``python -m benchmarks._serve SPEC_JSON``.
 
 Runs uvicorn with one worker on 127.0.0.1 and the given port, serving the bare app, the bare
-app behind a no-op middleware, the same app behind the middleware (configured from the
-``COGNITO_*`` variables in the spec), or all three behind one dispatcher (``interleaved``).
+app behind a no-op middleware, or the same app behind the middleware (configured from the
+``COGNITO_*`` variables in the spec).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from .apps import bare_app, cognito_app, cognito_config, passthrough_app
-from .interleaved import Interleaved
 
 
 def main(spec_text: str) -> None:
@@ -24,11 +23,6 @@ def main(spec_text: str) -> None:
         app = cognito_app(cognito_config(spec["env"]))
     elif spec["app"] == "passthrough":
         app = passthrough_app()
-    elif spec["app"] == "interleaved":
-        ours = cognito_app(cognito_config(spec["env"]))
-        app = Interleaved(
-            {"bare": bare_app(), "noop": passthrough_app(), "cognito": ours}, close=ours.aclose
-        )
     uvicorn.run(
         app, host="127.0.0.1", port=int(spec["port"]), workers=1, log_level="warning",
         access_log=False, lifespan="on",

@@ -1,6 +1,13 @@
 """Throughput over a real server: uvicorn (one worker, its own process) on loopback, load
-from this process (wrk when installed, else a small asyncio load generator), bare app and
-middleware interleaved."""
+from this process (wrk when installed, else a small asyncio load generator).
+
+Two measurements. One server at a time: requests per second and p99 latency, each server alone
+on its CPU, rounds interleaved; on a shared machine a server's speed changes by a third from
+one second to the next, so these move a lot between runs. The three servers at the same time,
+pinned to one CPU and loaded together: each gets its share of the same CPU over the same
+seconds, so whatever slows the machine down slows all three alike, and the CPU time each
+spends per request says what throughput it reaches on a CPU of its own (a one-worker server
+is CPU-bound)."""
 
 from __future__ import annotations
 
@@ -23,7 +30,6 @@ import httpx
 from .apps import PROTECTED, PUBLIC
 from .environment import Environment
 from .harness import apply_set_cookies, cookie_header, median
-from .interleaved import run_interleaved
 
 __all__ = ["LoadSettings", "run_server_load"]
 
@@ -37,14 +43,14 @@ _UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 @dataclass(frozen=True)
 class LoadSettings:
     """Seconds per load run, rounds per (scenario, app), concurrent connections, tool; and
-    the rounds and seconds of the interleaved runs (all variants in one server)."""
+    the rounds and seconds of the runs that load the three servers at once on one CPU."""
 
     duration: float = 1.0
     rounds: int = 16
     connections: int = 32
     tool: str = "auto"
-    interleaved_rounds: int = 8
-    interleaved_seconds: int = 2
+    shared_rounds: int = 8
+    shared_seconds: int = 3
 
 
 def _cpus() -> tuple[set[int], set[int]] | None:
@@ -118,10 +124,11 @@ def _server(app: str, env: Mapping[str, str]) -> Iterator[_Served]:
             process.wait()
 
 
-def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[str, float]:
+def _wrk_command(url: str, headers: Mapping[str, str], settings: LoadSettings,
+                 connections: int | None = None) -> list[str]:
     # wrk takes whole seconds only.
     seconds = max(1, round(settings.duration))
-    command = ["wrk", "-t1", f"-c{settings.connections}", f"-d{seconds}s",
+    command = ["wrk", "-t1", f"-c{connections or settings.connections}", f"-d{seconds}s",
                "--latency", "--timeout", "5s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -129,10 +136,10 @@ def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[s
     taskset = shutil.which("taskset")
     if cpus and taskset:
         command = [taskset, "-c", ",".join(map(str, cpus[1])), *command]
-    output = subprocess.run(
-        [*command, url], capture_output=True, text=True, check=True,
-        timeout=settings.duration + 30,
-    ).stdout
+    return [*command, url]
+
+
+def _parse_wrk(output: str) -> dict[str, float]:
     rps, latency = _RPS.search(output), _LATENCY.search(output)
     requests = _REQUESTS.search(output)
     if rps is None or latency is None or requests is None:
@@ -144,6 +151,14 @@ def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[s
         "p99_ms": float(latency.group(1)) * _UNITS[latency.group(2)] / 1000.0,
         "non_2xx": float(bad.group(1)) if bad else 0.0,
     }
+
+
+def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[str, float]:
+    output = subprocess.run(
+        _wrk_command(url, headers, settings), capture_output=True, text=True, check=True,
+        timeout=settings.duration + 30,
+    ).stdout
+    return _parse_wrk(output)
 
 
 async def _python_load(
@@ -186,6 +201,78 @@ async def _python_load(
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
     return {"rps": len(latencies) / elapsed, "requests": float(len(latencies)),
             "p99_ms": p99 * 1000.0, "non_2xx": float(non_2xx)}
+
+
+def _load_at_once(urls: Mapping[str, str], headers: Mapping[str, str], settings: LoadSettings,
+                  tool: str) -> dict[str, dict[str, float]]:
+    """Load every URL at the same time for ``settings.duration``; the figures of each."""
+    # The load generator's CPU is shared by as many loads: fewer connections each.
+    connections = max(4, settings.connections // len(urls))
+    if tool == "wrk":
+        running = {
+            name: subprocess.Popen(_wrk_command(url, headers, settings, connections),
+                                   stdout=subprocess.PIPE, text=True)
+            for name, url in urls.items()
+        }
+        outputs = {name: process.communicate(timeout=settings.duration + 30)[0]
+                   for name, process in running.items()}
+        for name, process in running.items():
+            if process.returncode:
+                raise RuntimeError(f"wrk failed against the {name} server")
+        return {name: _parse_wrk(output) for name, output in outputs.items()}
+    each = LoadSettings(duration=settings.duration, connections=connections)
+
+    async def together() -> list[dict[str, float]]:
+        return list(await asyncio.gather(
+            *(_python_load(url, headers, each) for url in urls.values())))
+
+    cpus = _cpus()
+    before = os.sched_getaffinity(0) if cpus else None
+    _pin(cpus[1] if cpus else None)
+    try:
+        return dict(zip(urls, asyncio.run(together()), strict=True))
+    finally:
+        _pin(before)
+
+
+def _shared_cpu(servers: Mapping[str, _Served], scenarios: Mapping[str, tuple[str, Any]],
+                settings: LoadSettings, tool: str, browser: _Browser) -> dict[str, Any]:
+    """The three servers on one CPU, loaded at the same time: each one's CPU time per
+    request, and the bare server's over it (the throughput it reaches on a CPU of its own,
+    relative to bare), medians over the rounds."""
+    cpus = _cpus()
+    if cpus:
+        for served in servers.values():
+            os.sched_setaffinity(served.pid, cpus[0])
+    load = LoadSettings(duration=settings.shared_seconds, connections=settings.connections)
+    figures_by_scenario: dict[str, Any] = {}
+    for scenario, (path, fixed) in scenarios.items():
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+        for _ in range(settings.shared_rounds):
+            headers = (fixed if fixed is not None
+                       else browser.headers(servers["cognito"].url, settings.shared_seconds))
+            before = {name: _cpu_seconds(served.pid) for name, served in servers.items()}
+            figures = _load_at_once({name: served.url + path for name, served in servers.items()},
+                                    headers, load, tool)
+            for name, served in servers.items():
+                run = figures[name]
+                cpu = _cpu_seconds(served.pid) - before[name]
+                run["server_cpu_us_per_request"] = (
+                    cpu * 1e6 / run["requests"] if run["requests"] else float("nan"))
+                runs[name].append(run)
+        summary: dict[str, Any] = {}
+        for name, name_runs in runs.items():
+            summary[name] = {
+                "server_cpu_us_per_request": round(
+                    median([r["server_cpu_us_per_request"] for r in name_runs]), 1),
+                "capacity_vs_bare": round(median([
+                    b["server_cpu_us_per_request"] / r["server_cpu_us_per_request"]
+                    for r, b in zip(name_runs, runs["bare"], strict=True)]), 3),
+                "non_2xx": int(sum(r["non_2xx"] for r in name_runs)),
+                "runs": name_runs,
+            }
+        figures_by_scenario[scenario] = summary
+    return figures_by_scenario
 
 
 def _load(url: str, headers: Mapping[str, str], settings: LoadSettings, tool: str
@@ -241,8 +328,8 @@ def run_server_load(
 ) -> dict[str, Any]:
     """Requests per second and p99 latency for (a), (b) and (c): the bare app, the bare app
     behind a no-op middleware (the floor of any middleware) and behind ours, each in a server
-    of its own; the server's CPU time per request; and the three interleaved request by
-    request in one server (see :mod:`benchmarks.interleaved`).
+    of its own; the server's CPU time per request, one server at a time and the three loaded at
+    once on one CPU.
 
     ``jar`` holds the cookies of a signed-in browser, ``access_token`` is a valid Bearer token
     (both obtained by the caller, in its own event loop).
@@ -282,23 +369,8 @@ def run_server_load(
                         cpu * 1e6 / run["requests"] if run["requests"] else float("nan")
                     )
                     samples[scenario][app].append(run)
+        shared = _shared_cpu(servers, scenarios, settings, tool, browser)
         calls = environment.network_calls() - calls_before
-
-    def fresh_headers(url: str) -> dict[str, str]:
-        return browser.headers(url + "/cognito", settings.interleaved_seconds)
-
-    with _server("interleaved", environment.env) as served:
-        fresh_headers(served.url)
-        httpx.get(served.url + "/cognito" + PROTECTED, timeout=10,
-                  headers={"Authorization": f"Bearer {access_token}"}).raise_for_status()
-        calls_before = environment.network_calls()
-        cpus = _cpus()
-        interleaved = run_interleaved(
-            served.url, served.pid, scenarios, rounds=settings.interleaved_rounds,
-            seconds=settings.interleaved_seconds, connections=settings.connections, tool=tool,
-            cpu=cpus[1] if cpus else None, refresh_headers=fresh_headers,
-        )
-        calls += environment.network_calls() - calls_before
     results: dict[str, Any] = {}
     for scenario, by_app in samples.items():
         summary: dict[str, Any] = {}
@@ -327,10 +399,10 @@ def run_server_load(
         "duration_s": settings.duration,
         "rounds": settings.rounds,
         "scenarios": results,
-        "interleaved": {
-            "rounds": settings.interleaved_rounds,
-            "seconds": settings.interleaved_seconds,
-            "scenarios": interleaved,
+        "shared_cpu": {
+            "rounds": settings.shared_rounds,
+            "seconds": settings.shared_seconds,
+            "scenarios": shared,
         },
         "local_cognito_calls_during_load": calls,
     }

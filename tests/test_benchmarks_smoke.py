@@ -86,43 +86,14 @@ def test_quick_run_over_uvicorn_measures_both_servers_without_network_calls(
             assert 0 < figures[app]["server_cpu_us_per_request"] < 100_000
         assert figures["throughput_vs_bare"] > 0 and figures["cpu_capacity_vs_bare"] > 0
         assert figures["passthrough_throughput_vs_bare"] > 0
-    interleaved = server["interleaved"]["scenarios"]
-    assert set(interleaved) == {"anonymous", "session", "bearer_memo"}
-    for name, figures in interleaved.items():
-        assert all(figures["app_call_us"][app] > 0 for app in ("bare", "noop", "cognito")), name
-        assert figures["throughput_vs_bare"]["bare"] == 1.0
-        assert 0.2 < figures["throughput_vs_bare"]["cognito"] < 2, name
+    shared = server["shared_cpu"]["scenarios"]
+    assert set(shared) == {"anonymous", "session", "bearer_memo"}
+    for name, figures in shared.items():
+        for app in ("bare", "passthrough", "cognito"):
+            assert 0 < figures[app]["server_cpu_us_per_request"] < 100_000, (name, app)
+            assert figures[app]["non_2xx"] == 0, (name, app)
+        assert figures["bare"]["capacity_vs_bare"] == 1.0
+        assert 0.2 < figures["cognito"]["capacity_vs_bare"] < 2, name
     printed = capsys.readouterr().out
-    assert "Over uvicorn" in printed and "interleaved request by request" in printed
+    assert "Over uvicorn" in printed and "at the same time" in printed
 
-
-async def test_interleaved_dispatcher_routes_times_and_resets() -> None:
-    import httpx
-    from starlette.responses import PlainTextResponse
-    from starlette.types import ASGIApp, Receive, Scope, Send
-
-    from benchmarks.interleaved import STATS_PATH, Interleaved
-
-    seen: list[tuple[str, str, bytes]] = []
-
-    def app(name: str) -> ASGIApp:
-        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-            seen.append((name, scope["path"], scope["raw_path"]))
-            await PlainTextResponse(name)(scope, receive, send)
-        return answer
-
-    dispatcher = Interleaved({name: app(name) for name in ("bare", "noop", "cognito")})
-    transport = httpx.ASGITransport(app=dispatcher)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        for name in ("bare", "noop", "cognito", "cognito"):
-            response = await client.get(f"/{name}/api/data")
-            assert response.text == name
-        assert (await client.get("/other/api/data")).status_code == 404
-        assert (await client.get("/bare")).status_code == 404
-        totals = (await client.get(STATS_PATH)).json()
-        assert {name: count for name, (_, count) in totals.items()} == {
-            "bare": 1, "noop": 1, "cognito": 2}
-        assert all(elapsed > 0 for elapsed, _ in totals.values())
-        again = (await client.get(STATS_PATH)).json()
-        assert all(count == 0 for _, count in again.values())
-    assert seen[0] == ("bare", "/api/data", b"/api/data")
