@@ -175,7 +175,11 @@ class CognitoAuthMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if kind == "http" and (path.startswith(self._auth_prefix) or path == self._auth_root):
+        if (
+            path.startswith(self._auth_root)
+            and kind == "http"
+            and (path == self._auth_root or path.startswith(self._auth_prefix))
+        ):
             await self._flows(scope, receive, send)
             return
 
@@ -217,13 +221,12 @@ class CognitoAuthMiddleware:
                 else self._session_key(raw_cookie)
             )
             known = self._cookie_sessions.get(key)
-            if known is not None and known[0] != raw_cookie:
-                known = None
-            if known is not None and self._clock() < known[4]:
+            if known is not None and known[0] == raw_cookie and self._clock() < known[4]:
                 user = known[3]
-                state = RequestState(self._services, user, known[2], path)
-                state.session = known[1]
+                state = RequestState(self._services, user, known[2], path, known[1])
             elif self._session_cookie is None or self._session_cookie in raw_cookie:
+                if known is not None and known[0] != raw_cookie:
+                    known = None
                 state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path)
                 state.auth_unavailable = await self._session(state, path, raw_cookie, key, known)
                 user = state.user
