@@ -325,11 +325,16 @@ class CredentialService:
         return creds
 
     async def _identity_for_login(self, state: RequestState) -> str:
-        identity_id = await _single_flight(
-            self._id_flights,
-            f"id|{self._login_key(state)}",
-            lambda: self._with_fresh_token(state, self._client.get_id),
-        )
+        login = self._login_key(state)
+
+        async def get_id() -> str:
+            identity_id = await self._with_fresh_token(state, self._client.get_id)
+            # Known before the flight ends: a request arriving between the end of the flight
+            # and its waiters resuming must find the identity, not start a second GetId.
+            self._remember_identity(login, identity_id)
+            return identity_id
+
+        identity_id = await _single_flight(self._id_flights, f"id|{login}", get_id)
         self._keep_identity(state, identity_id)
         return identity_id
 
@@ -381,13 +386,15 @@ class CredentialService:
         # Other sessions of the same user (other tabs racing the first answer, other devices)
         # reuse the identity instead of each asking GetId; a stale entry is caught by
         # ResourceNotFoundException and replaced.
-        login = self._login_key(state)
+        self._remember_identity(self._login_key(state), identity_id)
+        if state.session.identity_id != identity_id:
+            state.update_session(identity_id=identity_id)
+
+    def _remember_identity(self, login: str, identity_id: str) -> None:
         self._known_identities[login] = identity_id
         self._known_identities.move_to_end(login)
         while len(self._known_identities) > _KNOWN_IDENTITIES_MAX:
             self._known_identities.popitem(last=False)
-        if state.session.identity_id != identity_id:
-            state.update_session(identity_id=identity_id)
 
     # Guests -------------------------------------------------------------------------------
 

@@ -951,3 +951,22 @@ async def test_no_log_line_carries_a_secret(env: Env, caplog: pytest.LogCaptureF
 def _cookies(scope: Scope) -> dict[str, str]:
     return dict(Request(scope).cookies)
 
+
+
+async def test_a_request_arriving_as_get_id_answers_does_not_ask_again(env: Env) -> None:
+    # The first request's GetId call ends a moment before its waiters resume; a request that
+    # runs in between must find the identity, not start a second GetId.
+    loop = asyncio.get_running_loop()
+    late: list[asyncio.Future[AWSCredentials]] = []
+    answer = env.pool.get_id
+
+    def get_id(body: dict[str, Any]) -> httpx.Response:
+        loop.call_soon(lambda: late.append(asyncio.ensure_future(env.service.get(env.user()))))
+        return answer(body)
+
+    env.pool.get_id = get_id  # type: ignore[method-assign]
+    first = await env.service.get(env.user())
+    assert late, "the late request ran before the first one resumed"
+    second = await late[0]
+    assert env.pool.count("GetId") == 1
+    assert second.identity_id == first.identity_id
