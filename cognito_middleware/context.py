@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["PendingAuth", "RequestState", "Services", "get_state", "state_of", "user_of"]
 
 SCOPE_KEY = "auth"
+NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(eq=False)
@@ -158,7 +159,7 @@ class RequestState(AuthCredentials):
         return await self.services.refresh(self)
 
 
-_NOT_INSTALLED = (
+NOT_INSTALLED = (
     "CognitoAuthMiddleware is not installed: add it with "
     "app.add_middleware(CognitoAuthMiddleware, config=...)"
 )
@@ -182,7 +183,7 @@ def get_state(conn: HTTPConnection) -> RequestState:
     """The :class:`RequestState` of a request or websocket; fails if the middleware is absent."""
     state = state_of(conn.scope)
     if state is None:
-        raise RuntimeError(_NOT_INSTALLED)
+        raise RuntimeError(NOT_INSTALLED)
     return state
 
 
@@ -195,15 +196,12 @@ def user_of(scope: Scope) -> CognitoUser | AnonymousUser:
     if isinstance(auth, PendingAuth):
         user: CognitoUser | AnonymousUser = scope["user"]
         return user
-    raise RuntimeError(_NOT_INSTALLED)
+    raise RuntimeError(NOT_INSTALLED)
 
 
 def _request_cookies(scope: Scope) -> Mapping[str, str]:
     # Joined as the middleware joins them: a client may split cookies over several headers.
     values = [value for key, value in scope["headers"] if key == b"cookie"]
     if not values:
-        return _NO_COOKIES
+        return NO_COOKIES
     return RequestCookies(b"; ".join(values))
-
-
-_NO_COOKIES: Mapping[str, str] = MappingProxyType({})

@@ -39,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .config import CognitoConfig, PathRule
-from .context import state_of, user_of
+from .context import NOT_INSTALLED, state_of, user_of
 from .exceptions import ConfigurationError
 from .responses import error_response, is_browser_navigation
 from .user import AnonymousUser, CognitoUser
@@ -376,10 +376,7 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
     state = state_of(scope)
     if config is None:
         if state is None:
-            raise RuntimeError(
-                "CognitoAuthMiddleware is not installed: add it with "
-                "app.add_middleware(CognitoAuthMiddleware, config=...)"
-            )
+            raise RuntimeError(NOT_INSTALLED)
         config = state.config
     bearer = _has_bearer(scope)
     if (

@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._memo import Memo
 from .config import CognitoConfig
-from .context import PendingAuth, RequestState, Services, state_of
+from .context import NO_COOKIES, PendingAuth, RequestState, Services, state_of
 from .cookies import RequestCookies
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
@@ -58,11 +57,10 @@ _USER_MEMO_MAX = 4096
 # token whose claims are remembered never has its user rebuilt.
 _BEARER_USER_MEMO_MAX = 10_000
 _ANONYMOUS = AnonymousUser()
-_NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 
-# A verified Bearer header (whole), its user, and the epoch time until which it is accepted
-# as is. Keyed by the end of the token's signature: hashing the whole header on every request
-# would cost more than the lookup saves.
+# A verified Bearer header (whole), its user, the epoch time until which it is accepted as
+# is, and the request.auth its requests publish. Keyed by the end of the token's signature:
+# hashing the whole header on every request would cost more than the lookup saves.
 _KnownBearer = tuple[bytes, CognitoUser, float, PendingAuth]
 _BEARER_KEY = slice(-32, None)
 # A cookie-store session's Cookie header (whole), the session, the parsed cookies, the user,
@@ -227,7 +225,7 @@ class CognitoAuthMiddleware:
             elif self._session_cookie is None or self._session_cookie in raw_cookie:
                 if known is not None and known[0] != raw_cookie:
                     known = None
-                state = RequestState(self._services, _ANONYMOUS, _NO_COOKIES, path)
+                state = RequestState(self._services, _ANONYMOUS, NO_COOKIES, path)
                 state.auth_unavailable = await self._session(state, path, raw_cookie, key, known)
                 user = state.user
 
@@ -247,7 +245,7 @@ class CognitoAuthMiddleware:
                 await self.app(scope, receive, send)
                 return
             state = RequestState(
-                self._services, user, _NO_COOKIES if raw_cookie is None
+                self._services, user, NO_COOKIES if raw_cookie is None
                 else RequestCookies(raw_cookie), path,
             )
             scope["auth"] = state
