@@ -7,10 +7,13 @@ The state is the request's ``request.auth``, an ``AuthCredentials`` whose ``scop
 user's, rather than a key of its own: Starlette and uvicorn already fill the scope up to the
 size at which a dict grows, and one more key made every request pay for growing it.
 
-When nothing a request does can reach its response (a Bearer request, or a guest's when no
-identity pool is configured), the middleware publishes a :class:`PendingAuth` (shared, the
-user's scopes and the services) instead, and the state is built the first time it is asked
-for: most such requests never ask.
+Most requests never ask for their state, so the middleware builds it only when asked, or when
+it needs it itself (a session being loaded, refreshed or touched). When nothing a request does
+can reach its response (a Bearer request, or a guest's when no identity pool is configured),
+it publishes a shared :class:`PendingAuth` (the services, the user's scopes, what the state
+starts from). When the response may carry a cookie (a remembered session, or a guest's when
+an identity pool is configured), it publishes a :class:`DeferredState`: a small per-request
+object that holds the shared part, builds the state on first use and forwards ``send``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from .user import AnonymousUser, CognitoUser
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["PendingAuth", "RequestState", "Services", "get_state", "state_of", "user_of"]
+__all__ = [
+    "DeferredState", "PendingAuth", "RequestState", "Services", "get_state", "state_of", "user_of",
+]
 
 SCOPE_KEY = "auth"
 NO_COOKIES: Mapping[str, str] = MappingProxyType({})
@@ -54,12 +59,88 @@ class Services:
 
 
 class PendingAuth(AuthCredentials):
-    """``request.auth`` of a request whose state is built on first use: the user's scopes
-    and the middleware's services. One per middleware for guests, one per Bearer token."""
+    """``request.auth`` of requests whose state is built on first use, shared by all of them:
+    the middleware's services, the user's scopes and what the state starts from. One per
+    middleware for guests, one per Bearer token, one per remembered session cookie.
 
-    def __init__(self, services: Services, scopes: list[str]) -> None:
+    ``user``, ``session`` and ``cookies`` are taken from the request (its ``scope["user"]``
+    and ``Cookie`` headers) when not given.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        scopes: list[str],
+        *,
+        user: CognitoUser | AnonymousUser | None = None,
+        session: SessionData | None = None,
+        cookies: Mapping[str, str] | None = None,
+    ) -> None:
         self.services = services
         self.scopes = scopes
+        self.user = user
+        self.session = session
+        self.cookies = cookies
+
+    def build(self, scope: Scope) -> RequestState:
+        """A request's own state, started from this one."""
+        return RequestState(
+            self.services,
+            scope["user"] if self.user is None else self.user,
+            _request_cookies(scope) if self.cookies is None else self.cookies,
+            scope.get("path", ""),
+            self.session,
+        )
+
+
+class DeferredState(AuthCredentials):
+    """``request.auth`` of one request whose response may carry a cookie, until something
+    asks for its state: a session request, or a guest's when an identity pool is configured.
+    Most such requests never ask, and this is cheaper to make than the state.
+
+    Its ``_forward`` is ``send`` as the app gets it; it adds the state's cookies to the
+    response start once the state exists and has some (the middleware sets ``_send`` first).
+    """
+
+    __slots__ = ("_built", "_pending", "_send")
+    _send: Send
+
+    def __init__(self, pending: PendingAuth, built: RequestState | None = None) -> None:
+        self._pending = pending
+        self._built = built
+
+    @property
+    def scopes(self) -> list[str]:
+        """The user's ``request.auth.scopes``."""
+        if self._built is not None:
+            return self._built.scopes
+        return self._pending.scopes
+
+    @scopes.setter
+    def scopes(self, value: list[str]) -> None:
+        raise AttributeError("request.auth.scopes are the user's: change the user instead")
+
+    def state(self, scope: Scope) -> RequestState:
+        """The request's state, built on the first call."""
+        built = self._built
+        if built is None:
+            built = self._built = self._pending.build(scope)
+        return built
+
+    def _forward(self, message: Message) -> Awaitable[None]:
+        # A plain bound method returning the awaitable of the next ``send`` (the ASGI spec asks
+        # for an awaitable callable): no closure per request, no coroutine of our own per
+        # message, and the response start is only held up when cookies are due.
+        built = self._built
+        if (
+            built is not None
+            and (built.set_cookies or built.session_changed)
+            and message["type"] == "http.response.start"
+        ):
+            finish = built.services.start_with_cookies
+            assert finish is not None
+            return finish(built, self._send, message)
+        return self._send(message)
 
 
 class RequestState(AuthCredentials):
@@ -75,9 +156,8 @@ class RequestState(AuthCredentials):
     (Cognito or the session store unreachable): guards answer 503 instead of asking to sign in.
     """
 
-    # Slotted with its own __init__: one is built for every request.
+    # Slotted with its own __init__: many are built.
     __slots__ = (
-        "_send",
         "auth_unavailable",
         "cookies",
         "path",
@@ -88,8 +168,6 @@ class RequestState(AuthCredentials):
         "set_cookies",
         "user",
     )
-    _send: Send
-
     def __init__(
         self,
         services: Services,
@@ -112,20 +190,6 @@ class RequestState(AuthCredentials):
         self.set_cookies: list[str] = [] if set_cookies is None else set_cookies
         self.refresher = refresher
         self.auth_unavailable = auth_unavailable
-
-    def _forward(self, message: Message) -> Awaitable[None]:
-        # ``send`` as the app gets it when the response may carry a cookie (the middleware
-        # sets ``_send`` first). A plain bound method returning the awaitable of the next
-        # ``send`` (the ASGI spec asks for an awaitable callable): no closure per request, no
-        # coroutine of our own per message, and the response start is only held up when
-        # cookies are due.
-        if (self.set_cookies or self.session_changed) and (
-            message["type"] == "http.response.start"
-        ):
-            finish = self.services.start_with_cookies
-            assert finish is not None
-            return finish(self, self._send, message)
-        return self._send(message)
 
     @property
     def config(self) -> CognitoConfig:
@@ -170,11 +234,12 @@ def state_of(scope: Scope) -> RequestState | None:
     auth = scope.get(SCOPE_KEY)
     if isinstance(auth, RequestState):
         return auth
-    if not isinstance(auth, PendingAuth):
+    if isinstance(auth, DeferredState):
+        built = auth.state(scope)
+    elif isinstance(auth, PendingAuth):
+        built = auth.build(scope)
+    else:
         return None
-    built = RequestState(
-        auth.services, scope["user"], _request_cookies(scope), scope.get("path", "")
-    )
     scope[SCOPE_KEY] = built
     return built
 
@@ -193,7 +258,9 @@ def user_of(scope: Scope) -> CognitoUser | AnonymousUser:
     auth = scope.get(SCOPE_KEY)
     if isinstance(auth, RequestState):
         return auth.user
-    if isinstance(auth, PendingAuth):
+    if isinstance(auth, DeferredState) and auth._built is not None:
+        return auth._built.user
+    if isinstance(auth, (DeferredState, PendingAuth)):
         user: CognitoUser | AnonymousUser = scope["user"]
         return user
     raise RuntimeError(NOT_INSTALLED)

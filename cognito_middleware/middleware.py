@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._memo import Memo
 from .config import CognitoConfig
-from .context import NO_COOKIES, PendingAuth, RequestState, Services, state_of
+from .context import NO_COOKIES, DeferredState, PendingAuth, RequestState, Services, state_of
 from .cookies import RequestCookies
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
@@ -64,9 +64,9 @@ _ANONYMOUS = AnonymousUser()
 _KnownBearer = tuple[bytes, CognitoUser, float, PendingAuth]
 _BEARER_KEY = slice(-32, None)
 # A cookie-store session's Cookie header (whole), the session, the parsed cookies, the user,
-# until when all of it holds without any check (no refresh, touch or timeout due), and until
-# when the session is alive.
-_KnownSession = tuple[bytes, SessionData, RequestCookies, CognitoUser, float, float]
+# until when all of it holds without any check (no refresh, touch or timeout due), until
+# when the session is alive, and what its requests' states start from.
+_KnownSession = tuple[bytes, SessionData, RequestCookies, CognitoUser, float, float, PendingAuth]
 _SESSION_KEY_BYTES = 32
 
 
@@ -121,7 +121,9 @@ class CognitoAuthMiddleware:
             self._services.credentials = CredentialService(
                 config, self._http, cache=credential_cache, clock=clock
             )
-        self._guest_auth = PendingAuth(self._services, _ANONYMOUS.auth_credentials.scopes)
+        self._guest_auth = PendingAuth(
+            self._services, _ANONYMOUS.auth_credentials.scopes, user=_ANONYMOUS
+        )
         self._users: LRU[tuple[str, str], CognitoUser] = LRU(_USER_MEMO_MAX)
         self._bearer_users: Memo[bytes, _KnownBearer] = Memo(_BEARER_USER_MEMO_MAX)
         self._leeway = config.leeway
@@ -191,11 +193,12 @@ class CognitoAuthMiddleware:
 
         # The common cases are settled here without awaiting anything: a Bearer header or a
         # cookie-store session seen before and still well within its lifetimes is recognised
-        # from the raw header bytes. Everything else takes the full path. A state object is
-        # only built here for requests whose response may carry a cookie.
+        # from the raw header bytes. Everything else takes the full path. The request's state
+        # is only built here when a session has to be loaded, refreshed or touched; otherwise
+        # it is built when something asks for it (see context.py).
         state: RequestState | None = None
         user: CognitoUser | AnonymousUser = _ANONYMOUS
-        auth = self._guest_auth
+        auth: PendingAuth | DeferredState | RequestState = self._guest_auth
         if authorization is not None:
             known_bearer = self._bearer_users.get(authorization[_BEARER_KEY])
             if (
@@ -220,17 +223,16 @@ class CognitoAuthMiddleware:
             )
             known = self._cookie_sessions.get(key)
             if known is not None and known[0] == raw_cookie and self._clock() < known[4]:
-                user = known[3]
-                state = RequestState(self._services, user, known[2], path, known[1])
+                user, auth = known[3], DeferredState(known[6])
             elif self._session_cookie is None or self._session_cookie in raw_cookie:
                 if known is not None and known[0] != raw_cookie:
                     known = None
-                state = RequestState(self._services, _ANONYMOUS, NO_COOKIES, path)
+                auth = state = RequestState(self._services, _ANONYMOUS, NO_COOKIES, path)
                 state.auth_unavailable = await self._session(state, path, raw_cookie, key, known)
                 user = state.user
 
         scope["user"] = user
-        scope["auth"] = auth if state is None else state
+        scope["auth"] = auth
         # Paths that need nothing, or only a sign-in, are settled without a call.
         plain = self._plain_paths.get(path)
         if plain is None or (plain is False and user is _ANONYMOUS):
@@ -238,31 +240,34 @@ class CognitoAuthMiddleware:
             if not decision.allowed and not _is_preflight(scope):
                 await self._deny(scope, receive, send, decision)
                 return
-        if state is None:
-            if kind == "websocket" or user is not _ANONYMOUS or not self._guest_cookies:
-                # Nothing can add a cookie to this response: no session to change, no guest
-                # identity to remember (Bearer clients, or no identity pool).
+        # Only a response that may carry a cookie gets its send forwarded: one of a session,
+        # or a guest's when an identity pool may give the guest an identity to remember.
+        if state is not None:
+            if kind == "websocket" or (
+                state.session is None
+                and not state.set_cookies
+                and (user is not _ANONYMOUS or not self._guest_cookies)
+            ):
                 await self.app(scope, receive, send)
                 return
-            state = RequestState(
-                self._services, user, NO_COOKIES if raw_cookie is None
-                else RequestCookies(raw_cookie), path,
-            )
-            scope["auth"] = state
-        elif kind == "websocket" or (
-            state.session is None
-            and not state.set_cookies
-            and (user is not _ANONYMOUS or not self._guest_cookies)
-        ):
+            deferred = DeferredState(self._guest_auth, state)
+        elif type(auth) is DeferredState:
+            if kind == "websocket":
+                await self.app(scope, receive, send)
+                return
+            deferred = auth
+        elif kind == "websocket" or user is not _ANONYMOUS or not self._guest_cookies:
             await self.app(scope, receive, send)
             return
-        state._send = send
+        else:
+            deferred = scope["auth"] = DeferredState(self._guest_auth)
+        deferred._send = send
         try:
-            await self.app(scope, receive, state._forward)
+            await self.app(scope, receive, deferred._forward)
         finally:
-            # The server's send leads back to the scope, which holds the state: left in
+            # The server's send leads back to the scope, which holds this object: left in
             # place, every request would stay in memory until the cyclic GC came by.
-            del state._send
+            del deferred._send
 
     # User resolution --------------------------------------------------------------------
 
@@ -387,16 +392,14 @@ class CognitoAuthMiddleware:
         )
         # Fresh, unparsed cookies over the header bytes the entry keeps anyway: most requests
         # never read them, and a parsed copy would double what the entry holds.
+        cookies = RequestCookies(raw_cookie)
+        user = self._user_for(session)
+        pending = PendingAuth(
+            self._services, user.auth_credentials.scopes,
+            user=user, session=session, cookies=cookies,
+        )
         self._cookie_sessions.put(
-            key,
-            (
-                raw_cookie,
-                session,
-                RequestCookies(raw_cookie),
-                self._user_for(session),
-                fast_until,
-                live_until,
-            ),
+            key, (raw_cookie, session, cookies, user, fast_until, live_until, pending)
         )
 
     def _session_key(self, raw_cookie: bytes) -> bytes:

@@ -326,9 +326,19 @@ async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
+    # A guest's response may carry an identity cookie when an identity pool is configured.
+    with_pool = CognitoAuthMiddleware(
+        APP, config=_config(identity_pool_id="eu-west-1:00000000-0000-4000-8000-000000000000"),
+        transport=httpx.MockTransport(_refuse),
+    )
+    session = [(b"cookie", header.encode())]
     gc.disable()
     try:
-        for path, headers in (("/private", [(b"cookie", header.encode())]), ("/", [])):
+        # The session twice: loaded, then remembered from its header.
+        for app, path, headers in (
+            (middleware, "/private", session), (middleware, "/private", session),
+            (middleware, "/", []), (with_pool, "/", []),
+        ):
             send = ServerSend()
             send.scope = {
                 "type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
@@ -336,7 +346,7 @@ async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "scheme": "http",
                 "http_version": "1.1", "asgi": {"version": "3.0"}, "state": {},
             }
-            await middleware(send.scope, receive, send)
+            await app(send.scope, receive, send)
             assert send.statuses == [200], path
             gone = weakref.ref(send)
             del send
@@ -344,3 +354,4 @@ async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
     finally:
         gc.enable()
     await middleware.aclose()
+    await with_pool.aclose()

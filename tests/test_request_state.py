@@ -153,3 +153,30 @@ def _any_config() -> CognitoConfig:
         redirect_uri="http://127.0.0.1:8000/auth/callback",
         session_secret="s" * 40,
     )
+
+
+def test_a_deferred_state_is_built_once_and_shared_by_scope_copies() -> None:
+    from cognito_middleware.context import DeferredState, PendingAuth, Services
+    from cognito_middleware.user import AnonymousUser, CognitoUser
+
+    services = Services(config=_any_config(), http=httpx.AsyncClient(), clock=lambda: 0.0)
+    user = CognitoUser.from_claims({"sub": "b0b", "cognito:username": "bob"},
+                                   {"sub": "b0b", "scope": "a/read"})
+    cookies = {"session": "x"}
+    deferred = DeferredState(PendingAuth(services, user.auth_credentials.scopes, user=user,
+                                         cookies=cookies))
+    scope: dict[str, Any] = {"type": "http", "path": "/x", "headers": [], "auth": deferred,
+                             "user": user}
+    copy = dict(scope)
+    # Starlette's requires() reads the scopes without the state being built.
+    assert Request(scope).auth.scopes == ["authenticated", "a/read"]
+    with pytest.raises(AttributeError):
+        deferred.scopes = ["admin"]
+    state = state_of(copy)
+    assert isinstance(state, RequestState)
+    assert state.user is user and state.cookies is cookies and state.path == "/x"
+    # The original scope (still holding the deferred state) reaches the same state.
+    assert state_of(scope) is state and copy["auth"] is state
+    state.user = AnonymousUser()
+    other_copy = {**copy, "auth": deferred}
+    assert user_of(other_copy) is state.user

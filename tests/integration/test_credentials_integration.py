@@ -367,6 +367,38 @@ async def test_guest_identity_is_linked_at_sign_in(
     site.assert_no_secret_leaked(caplog)
 
 
+class CopiesTheScope:
+    """An inner middleware that hands the app a copy of the scope, as some do."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(dict(scope), receive, send)
+
+
+async def test_cookies_set_behind_a_scope_copy_reach_the_browser() -> None:
+    # The state a handler changes is built after the copy, from the copy: the cookies it sets
+    # (the guest's identity, then the session keeping the linked identity) must still go out.
+    with serve_site(app=lambda: CopiesTheScope(starlette_app())) as site:
+        async with site.browser() as browser:
+            first = await browser.get("/creds")
+            assert len(guest_cookie_headers(first)) == 1
+            guest = first.json()["identity_id"]
+            assert (await browser.get("/creds")).json()["identity_id"] == guest
+            await site.sign_in(browser, "alice")
+            assert (await browser.get("/")).status_code == 200  # the session, now remembered
+            signed_in = await browser.get("/creds")
+            assert signed_in.status_code == 200, signed_in.text
+            [expired] = guest_cookie_headers(signed_in)
+            assert "max-age=0" in expired.lower()
+            saved = [v for v in signed_in.headers.get_list("set-cookie") if v != expired]
+            assert saved, "the session, now holding the identity, is saved"
+            again = await browser.get("/creds")
+    assert signed_in.json()["identity_id"] == guest == again.json()["identity_id"]
+    assert site.calls("GetId") == 1
+
+
 async def test_guest_linked_into_an_existing_identity(site: Site) -> None:
     async with site.browser() as laptop:
         await site.sign_in(laptop, "alice")
