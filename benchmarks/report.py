@@ -156,6 +156,14 @@ def render(results: dict[str, Any]) -> str:
                 rows.append([kind.replace("_", " "), count,
                              f"{data['median_us']:.1f} µs ({data['ratio_to_bare']:.2f}x)"])
         out.append(_table(["what", "N", "per request"], rows))
+        if scale.get("path_rules"):
+            out.append("\nPath rules: per evaluation with N rules (a path five segments "
+                       "under a protected prefix)\n")
+            out.append(_table(
+                ["rules", "path seen for the first time", "path seen before"],
+                [[count, f"{data['first_seen_path_us']:.2f} µs", f"{data['seen_path_us']:.2f} µs"]
+                 for count, data in scale["path_rules"].items()],
+            ))
     network = results.get("network_detail") or {}
     out.append("\nNetwork calls during the timed loops: "
                + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in network.items()))

@@ -1,15 +1,21 @@
 """Does the per-request cost stay flat as the number of distinct active sessions (or Bearer
-tokens) grows? Requests pick uniformly among N sessions that have all been seen before."""
+tokens) grows? Requests pick uniformly among N sessions that have all been seen before. And
+does a path-rule evaluation cost the same with one rule as with hundreds?"""
 
 from __future__ import annotations
 
 import random
+import statistics
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import Scope
 
+from cognito_middleware import PathRule
+from cognito_middleware.guards import PathRules
 from cognito_middleware.sessions import CookieSessionStore, MemorySessionStore, SessionStore
+from cognito_middleware.user import CognitoUser
 
 from .apps import PROTECTED, bare_app, cognito_app
 from .environment import Environment
@@ -116,4 +122,44 @@ async def run_scale(
             environment, app, headers, iterations, rounds, seed=count
         )
         await app.aclose()
+    results["path_rules"] = {
+        str(count): _path_rules(count, iterations * 10, rounds) for count in (1, 250)
+    }
     return results
+
+
+def _path_rules(count: int, iterations: int, rounds: int) -> dict[str, Any]:
+    # A fifth of the rules make paths public, the rest require a group; the path evaluated
+    # lies five segments under one of the protected prefixes.
+    public = max(count // 5, 0)
+    rules = PathRules(
+        public_paths=tuple(f"/public{i}" for i in range(public)),
+        protected=tuple(PathRule(prefix=f"/area{i}", groups=("g",))
+                        for i in range(count - public)),
+        default_deny=True,
+    )
+    target = f"/area{(count - public) // 2}"
+    member = CognitoUser.from_claims(
+        {"sub": "u-1", "cognito:username": "alice", "cognito:groups": ["g"]},
+        {"sub": "u-1", "scope": ""},
+    )
+    fresh_paths = [f"{target}/a/b/c/{i}" for i in range(iterations * rounds)]
+    seen_path = f"{target}/a/b/c/d"
+    first_seen, seen = [], []
+    for _ in range(iterations):  # warm-up
+        rules.evaluate(seen_path, member)
+    for round_no in range(rounds):
+        paths = fresh_paths[round_no * iterations:(round_no + 1) * iterations]
+        start = time.perf_counter()
+        for path in paths:
+            if not rules.evaluate(path, member).allowed:
+                raise RuntimeError(f"{path} refused")
+        first_seen.append((time.perf_counter() - start) / iterations * 1e6)
+        start = time.perf_counter()
+        for _ in range(iterations):
+            rules.evaluate(seen_path, member)
+        seen.append((time.perf_counter() - start) / iterations * 1e6)
+    return {
+        "first_seen_path_us": round(statistics.median(first_seen), 3),
+        "seen_path_us": round(statistics.median(seen), 3),
+    }

@@ -59,6 +59,9 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
     for kind in ("cookie_store", "memory_store"):
         assert set(results["scale"]["sessions"][kind]) == {"1", "100"}
     assert set(results["scale"]["bearer_tokens"]) == {"1", "10"}
+    for figures in results["scale"]["path_rules"].values():
+        assert figures["first_seen_path_us"] > 0 and figures["seen_path_us"] > 0
+    assert set(results["scale"]["path_rules"]) == {"1", "250"}
 
     assert "server" not in results
     assert {t["target"] for t in results["targets"]} >= {
