@@ -43,6 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from ._memo import Memo
 from .config import CognitoConfig
 from .context import RequestState, get_state, state_of, user_of
 from .cookies import expire_cookie, set_cookie
@@ -227,6 +228,9 @@ class CredentialService:
         )
         self._logged: set[tuple[str, str]] = set()
         self._known_identities: OrderedDict[str, str] = OrderedDict()
+        # (login, guest identity) -> the identity linking gave: requests still carrying the
+        # guest cookie (sent before the browser saw it expire) reuse it instead of linking again.
+        self._linked_guests: Memo[tuple[str, str], str] = Memo(_KNOWN_IDENTITIES_MAX)
 
     @property
     def cache(self) -> CredentialCache:
@@ -266,9 +270,11 @@ class CredentialService:
         guest = self._read_guest(state)
         identity_id = session.identity_id
         if identity_id is None and guest is not None:
-            linked = await self._link(state, guest[0], role_arn)
-            if linked is not None:
-                return linked
+            identity_id = self._linked_guests.get((self._login_key(state), guest[0]))
+            if identity_id is None:
+                linked = await self._link(state, guest[0], role_arn)
+                if linked is not None:
+                    return linked
         if guest is not None:
             self._expire_guest_cookie(state)
         if identity_id is None:
@@ -291,6 +297,8 @@ class CredentialService:
     async def _link(
         self, state: RequestState, guest_id: str, role_arn: str | None
     ) -> AWSCredentials | None:
+        login = self._login_key(state)
+
         async def link() -> AWSCredentials:
             creds = await self._with_fresh_token(
                 state,
@@ -298,6 +306,9 @@ class CredentialService:
                     guest_id, logins, role_arn
                 ),
             )
+            # Known before the flight ends, as GetId's answer is.
+            self._linked_guests.put((login, guest_id), creds.identity_id)
+            self._remember_identity(login, creds.identity_id)
             key = _cache_key(creds.identity_id, role_arn, authenticated=True)
             await self._cache.set(key, creds)
             return creds
@@ -307,7 +318,7 @@ class CredentialService:
             # share an answer.
             creds = await _single_flight(
                 self._credential_flights,
-                f"link|{self._login_key(state)}|{guest_id}|{role_arn or ''}",
+                f"link|{login}|{guest_id}|{role_arn or ''}",
                 link,
             )
         except IdentityPoolAuthError as exc:

@@ -970,3 +970,24 @@ async def test_a_request_arriving_as_get_id_answers_does_not_ask_again(env: Env)
     second = await late[0]
     assert env.pool.count("GetId") == 1
     assert second.identity_id == first.identity_id
+
+
+async def test_a_request_still_carrying_a_linked_guest_cookie_does_not_link_again(
+    env: Env,
+) -> None:
+    # Requests the browser sent before it saw the guest cookie expire carry the guest cookie
+    # and a session without the identity: they get the linked identity, not a second link.
+    visit = env.guest()
+    guest = await env.service.get(visit)
+    cookies = env.guest_cookie(visit)
+    first = await env.service.get(env.user(cookies=cookies))
+    late = env.user(cookies=cookies)
+    again = await env.service.get(late)
+    assert again == first and again.identity_id == guest.identity_id
+    assert env.pool.count("GetCredentialsForIdentity") == 2, "the guest's, then the link"
+    assert late.session is not None and late.session.identity_id == guest.identity_id
+    assert any("Max-Age=0" in h for h in late.set_cookies), "the guest cookie still expires"
+    # Another user presenting the same guest cookie is not given that identity.
+    env.pool.roles["bob"] = set()
+    bob = await env.service.get(env.user("bob", roles=(), cookies=cookies))
+    assert bob.identity_id != guest.identity_id
