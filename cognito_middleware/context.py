@@ -1,7 +1,7 @@
 """Per-request state, published as ``scope["auth"]`` (Starlette's ``request.auth``).
 
 There is one :class:`RequestState` per request; handlers and helpers reach it through
-:func:`get_state`. Nothing here is shared between requests except ``services``.
+:func:`get_state`. Nothing in it is shared between requests except ``services``.
 
 The state is the request's ``request.auth``, an ``AuthCredentials`` whose ``scopes`` are the
 user's, rather than a key of its own: Starlette and uvicorn already fill the scope up to the
@@ -168,6 +168,7 @@ class RequestState(AuthCredentials):
         "set_cookies",
         "user",
     )
+
     def __init__(
         self,
         services: Services,
