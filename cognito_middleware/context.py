@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
-    "DeferredState", "PendingAuth", "RequestState", "Services", "get_state", "state_of", "user_of",
+    "DeferredGuestState", "DeferredState", "PendingAuth", "RequestState", "Services",
+    "get_state", "state_of", "user_of",
 ]
 
 SCOPE_KEY = "auth"
@@ -141,6 +142,33 @@ class DeferredState(AuthCredentials):
             assert finish is not None
             return finish(built, self._send, message)
         return self._send(message)
+
+
+class DeferredGuestState(DeferredState):
+    """A guest's :class:`DeferredState` (when an identity pool is configured), holding the
+    ``Cookie`` header the middleware already read: guest pages that fetch credentials read
+    the guest cookie from it without a second pass over the headers."""
+
+    __slots__ = ("_raw_cookie",)
+
+    def __init__(self, pending: PendingAuth, raw_cookie: bytes | None) -> None:
+        self._pending = pending
+        self._built = None
+        self._raw_cookie = raw_cookie
+
+    def state(self, scope: Scope) -> RequestState:
+        """The request's state, built on the first call."""
+        built = self._built
+        if built is None:
+            pending = self._pending
+            raw = self._raw_cookie
+            built = self._built = RequestState(
+                pending.services,
+                scope["user"] if pending.user is None else pending.user,
+                NO_COOKIES if raw is None else RequestCookies(raw),
+                scope.get("path", ""),
+            )
+        return built
 
 
 class RequestState(AuthCredentials):
@@ -269,7 +297,8 @@ def user_of(scope: Scope) -> CognitoUser | AnonymousUser:
 
 def _request_cookies(scope: Scope) -> Mapping[str, str]:
     # Joined as the middleware joins them: a client may split cookies over several headers.
-    values = [value for key, value in scope["headers"] if key == b"cookie"]
-    if not values:
-        return NO_COOKIES
-    return RequestCookies(b"; ".join(values))
+    raw: bytes | None = None
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            raw = value if raw is None else raw + b"; " + value
+    return NO_COOKIES if raw is None else RequestCookies(raw)

@@ -25,7 +25,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._memo import Memo
 from .config import CognitoConfig
-from .context import NO_COOKIES, DeferredState, PendingAuth, RequestState, Services, state_of
+from .context import (
+    NO_COOKIES,
+    DeferredGuestState,
+    DeferredState,
+    PendingAuth,
+    RequestState,
+    Services,
+    state_of,
+)
 from .cookies import RequestCookies
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
@@ -251,7 +259,7 @@ class CognitoAuthMiddleware:
                 await self.app(scope, receive, send)
                 return
             deferred = DeferredState(self._guest_auth, state)
-        elif type(auth) is DeferredState:
+        elif type(auth) is DeferredState:  # a remembered session
             if kind == "websocket":
                 await self.app(scope, receive, send)
                 return
@@ -260,7 +268,7 @@ class CognitoAuthMiddleware:
             await self.app(scope, receive, send)
             return
         else:
-            deferred = scope["auth"] = DeferredState(self._guest_auth)
+            deferred = scope["auth"] = DeferredGuestState(self._guest_auth, raw_cookie)
         deferred._send = send
         try:
             await self.app(scope, receive, deferred._forward)

@@ -85,6 +85,29 @@ async def test_guest_state_is_built_once_with_every_cookie_header(
     }
 
 
+async def test_guest_state_with_an_identity_pool_has_every_cookie_header(
+    local_cognito: LocalCognito,
+) -> None:
+    # With an identity pool a guest's response may carry a cookie: the state is still built
+    # on first use, from the Cookie headers the middleware read.
+    config = CognitoConfig.from_env(local_cognito.env(app_url=APP),
+                                    protected=(PathRule(prefix="/api"),))
+    middleware = CognitoAuthMiddleware(_app(), config=config)
+    async with _client(middleware) as client:
+        response = await client.get(
+            "/", headers=[("Cookie", "theme=dark"), ("Cookie", "lang=fr")]
+        )
+        bare = await client.get("/")
+    await middleware.aclose()
+    assert response.status_code == 200 and "set-cookie" not in response.headers
+    assert response.json() == {
+        "same_state": True, "user_matches": True, "authenticated": False,
+        "cookies": {"theme": "dark", "lang": "fr"}, "path": "/", "has_session": False,
+        "refreshed": False,
+    }
+    assert bare.json()["cookies"] == {}
+
+
 async def test_bearer_request_state_has_the_user_and_cookies(
     local_cognito: LocalCognito, middleware: CognitoAuthMiddleware
 ) -> None:
