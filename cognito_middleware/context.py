@@ -186,6 +186,7 @@ class RequestState(AuthCredentials):
 
     # Slotted with its own __init__: many are built.
     __slots__ = (
+        "_touch",
         "auth_unavailable",
         "cookies",
         "path",
@@ -219,6 +220,8 @@ class RequestState(AuthCredentials):
         self.set_cookies: list[str] = [] if set_cookies is None else set_cookies
         self.refresher = refresher
         self.auth_unavailable = auth_unavailable
+        # The middleware's record of this request's once-a-minute session touch, if any.
+        self._touch: Any = None
 
     @property
     def config(self) -> CognitoConfig:

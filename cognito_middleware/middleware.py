@@ -139,6 +139,7 @@ class CognitoAuthMiddleware:
             self._store if isinstance(self._store, CookieSessionStore) else None
         )
         self._cookie_sessions: Memo[bytes, _KnownSession] = Memo(_USER_MEMO_MAX)
+        self._touches: Memo[bytes, _Touch] = Memo(_USER_MEMO_MAX)
         # A header without the session cookie's name cannot carry a session (the parser keeps
         # names as sent): guests and visitors with only other cookies skip the store.
         name = (
@@ -335,9 +336,29 @@ class CognitoAuthMiddleware:
         session = state.session
         assert session is not None
         if now - session.last_seen >= _TOUCH_INTERVAL:
-            state.update_session(last_seen=now)
+            if known is not None and session is known[1]:
+                self._touch_remembered(state, key, known, now)
+            else:
+                state.update_session(last_seen=now)
         state.user = self._user_for(state.session or session)
         return False
+
+    def _touch_remembered(
+        self, state: RequestState, key: bytes, known: _KnownSession, now: float
+    ) -> None:
+        # Requests that keep sending the header after a touch (already in flight, or from a
+        # client that ignores Set-Cookie) get the cookie that touch sealed, not a new one each:
+        # sealing costs more than the rest of the request. The old header keeps its own idle
+        # timeout, as a cookie that is not renewed must.
+        touch = self._touches.get(key)
+        if touch is None or touch.header is not known[0] or (
+            now - touch.session.last_seen >= _TOUCH_INTERVAL
+        ):
+            touch = _Touch(known[0], known[1].evolve(last_seen=now))
+            self._touches.put(key, touch)
+        state.session = touch.session
+        state.session_changed = True
+        state._touch = touch
 
     async def _refresh(self, state: RequestState, session: SessionData, path: str) -> bool | None:
         now = self._clock()
@@ -436,8 +457,17 @@ class CognitoAuthMiddleware:
     async def _start_with_cookies(self, state: RequestState, send: Send, message: Message) -> None:
         cookies = list(state.set_cookies)
         if state.session_changed and state.session is not None:
+            touch: _Touch | None = state._touch
+            if touch is not None and touch.session is not state.session:
+                touch = None  # the app changed the session after the touch
             try:
-                cookies.extend(await self._store.save(state.session, state.cookies))
+                if touch is not None and touch.set_cookies is not None:
+                    cookies.extend(touch.set_cookies)
+                else:
+                    saved = await self._store.save(state.session, state.cookies)
+                    cookies.extend(saved)
+                    if touch is not None:
+                        touch.set_cookies = saved
             except (CognitoUnavailableError, SessionTooLargeError) as exc:
                 # The response goes out; the change is redone on a later request.
                 logger.error("session not saved: %s", exc)
@@ -497,6 +527,18 @@ class CognitoAuthMiddleware:
             return message
 
         return lifespan_receive
+
+
+class _Touch:
+    """A remembered session's once-a-minute touch: the header it was made for, the touched
+    session and, once saved, the ``Set-Cookie`` values that carry it."""
+
+    __slots__ = ("header", "session", "set_cookies")
+
+    def __init__(self, header: bytes, session: SessionData) -> None:
+        self.header = header
+        self.session = session
+        self.set_cookies: list[str] | None = None
 
 
 class _BearerRefused(Exception):

@@ -16,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from cognito_middleware import CognitoAuthMiddleware, CognitoConfig, PathRule, login_required
+from cognito_middleware import (
+    CognitoAuthMiddleware,
+    CognitoConfig,
+    PathRule,
+    get_state,
+    login_required,
+)
 from cognito_middleware.fastapi import CurrentUser, install_exception_handler
 from cognito_middleware.sessions import MemorySessionStore, RedisSessionStore, SessionData
 
@@ -46,6 +52,14 @@ async def decorated(request: Request) -> Response:
     return PlainTextResponse(f"hello {request.user.display_name}")
 
 
+async def identity(request: Request) -> Response:
+    """The session's identity id; ``?set=`` changes it."""
+    state = get_state(request)
+    if "set" in request.query_params:
+        state.update_session(identity_id=request.query_params["set"])
+    return PlainTextResponse(str(state.session.identity_id if state.session else None))
+
+
 def _fastapi_app() -> Any:
     api = FastAPI()
     install_exception_handler(api)
@@ -61,6 +75,7 @@ APP = Starlette(
     routes=[
         Route("/", page),
         Route("/private", page),
+        Route("/private/identity", identity),
         Route("/decorated", decorated),
         Mount("/fastapi", app=_fastapi_app()),
     ]
@@ -261,6 +276,51 @@ async def test_a_remembered_session_is_still_touched_once_a_minute() -> None:
         assert (await client.get("/private", headers={"Cookie": renewed})).text == "hello bob"
         stale = await client.get("/private", headers={"Cookie": header, **NAVIGATE})
         assert stale.status_code == 303
+    await middleware.aclose()
+
+
+def _set_cookies(response: httpx.Response) -> list[str]:
+    return response.headers.get_list("set-cookie")
+
+
+def _cookie_header(response: httpx.Response) -> str:
+    jar: SimpleCookie = SimpleCookie()
+    for value in _set_cookies(response):
+        jar.load(value)
+    return "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items() if morsel.value)
+
+
+async def test_a_header_still_sent_after_a_touch_gets_the_cookie_that_touch_sealed() -> None:
+    # Requests in flight when the touch falls due, or a client that ignores Set-Cookie, keep
+    # sending the old header: they get the same renewed cookie (sealing one costs more than
+    # the rest of the request), and a new one once the next touch is due.
+    clock = _Clock()
+    middleware, client, header = await _signed_in_client(clock, idle_timeout=600)
+    signed_in_at = clock.now
+    old = {"Cookie": header}
+    async with client:
+        assert (await client.get("/private", headers=old)).text == "hello bob"
+        clock.now += 61
+        touched = await client.get("/private", headers=old)
+        assert _set_cookies(touched)
+        for _ in range(2):
+            clock.now += 20
+            again = await client.get("/private", headers=old)
+            assert again.text == "hello bob" and _set_cookies(again) == _set_cookies(touched)
+        clock.now += 20  # 60 s after the touch: the next one
+        next_touch = await client.get("/private", headers=old)
+        assert _set_cookies(next_touch) and _set_cookies(next_touch) != _set_cookies(touched)
+        renewed = {"Cookie": _cookie_header(touched)}
+        assert (await client.get("/private", headers=renewed)).text == "hello bob"
+        # A session the app changes after the touch is sealed with the change.
+        clock.now += 61
+        changed = await client.get("/private/identity?set=eu-west-1:abc", headers=old)
+        assert _set_cookies(changed)
+        kept = {"Cookie": _cookie_header(changed)}
+        assert (await client.get("/private/identity", headers=kept)).text == "eu-west-1:abc"
+        # The old header keeps its own idle timeout.
+        clock.now = signed_in_at + 601
+        assert (await client.get("/private", headers={**old, **NAVIGATE})).status_code == 303
     await middleware.aclose()
 
 
