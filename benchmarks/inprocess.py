@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,6 @@ from .apps import (
     bare_app,
     bearer_dependency_app,
     cognito_app,
-    cognito_config,
     passthrough_app,
     session_jwt_app,
     session_jwt_cookie,
@@ -38,7 +38,7 @@ STACKS = {
     "bare": "bare Starlette (the floor)",
     "passthrough": "no-op pure-ASGI middleware (floor of any middleware)",
     "cognito": "CognitoAuthMiddleware",
-    "cognito_user_pool": "CognitoAuthMiddleware, no identity pool (no guest cookie to set)",
+    "cognito_no_guests": "CognitoAuthMiddleware, guest credentials off (no guest cookie to set)",
     "session_jwt": "SessionMiddleware + AuthenticationMiddleware, pyjwt-verified ID token",
     "bearer_dependency": "per-request pyjwt Bearer dependency",
 }
@@ -103,10 +103,11 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     keys = environment.keys()
     bare = bare_app()
     passthrough = passthrough_app()
-    # Without an identity pool no guest cookie can be due, so an anonymous request's send is
-    # not wrapped: the cost of offering guest credentials, shown apart.
-    user_pool_only = cognito_app(
-        cognito_config({k: v for k, v in environment.env.items() if "IDENTITY" not in k}),
+    # The identity pool for signed-in users only (as without an identity pool): no guest
+    # cookie can be due, so an anonymous request's send is not wrapped. The cost of offering
+    # guest credentials, shown apart.
+    no_guests = cognito_app(
+        dataclasses.replace(environment.config, guest_credentials=False),
         transport=environment.transport,
     )
     session_jwt = session_jwt_app(keys)
@@ -134,7 +135,7 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     plans["anonymous"] = {
         name: (app, anonymous, _fixed(anonymous, n))
         for name, app in (("bare", bare), ("passthrough", passthrough), ("cognito", cognito),
-                          ("cognito_user_pool", user_pool_only), ("session_jwt", session_jwt),
+                          ("cognito_no_guests", no_guests), ("session_jwt", session_jwt),
                           ("bearer_dependency", dependency))
     }
     with_session = make_scope(PROTECTED, cookies=session_jar)
@@ -209,5 +210,5 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
         "access_token_bytes": len(session.access_token),
         "id_token_bytes": len(session.id_token),
     }
-    await user_pool_only.aclose()
+    await no_guests.aclose()
     return {"scenarios": results, "network": network, "sizes": sizes}

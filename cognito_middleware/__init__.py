@@ -34,6 +34,7 @@ from .exceptions import (
     RoleNotAllowedError,
     SessionStoreUnavailableError,
     SessionTooLargeError,
+    SignInRequiredError,
     TokenEndpointError,
     TokenError,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "SessionStore",
     "SessionStoreUnavailableError",
     "SessionTooLargeError",
+    "SignInRequiredError",
     "TokenEndpointError",
     "TokenError",
     "aws_credentials_dependency",

@@ -29,6 +29,7 @@ __all__ = ["CognitoConfig", "PathRule", "Secret"]
 _POOL_ID = re.compile(r"^(?P<region>[a-z]{2}-(?:gov-)?[a-z]+-\d)_[a-zA-Z0-9]+$")
 _IDENTITY_POOL_ID = re.compile(r"^(?P<region>[a-z]{2}-(?:gov-)?[a-z]+-\d):[0-9a-f-]{36}$")
 _REGION = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d$")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _MIN_SECRET_BYTES = 32
 
 
@@ -121,6 +122,10 @@ class CognitoConfig:
     logout_uri: str | None = None
     scopes: tuple[str, ...] = ("openid", "email", "profile")
     identity_pool_id: str | None = None
+    guest_credentials: bool = True
+    """Whether guests (visitors without a session) get the identity pool's unauthenticated
+    credentials. Off, a guest asking for credentials is sent to sign in, AWS is not called, and
+    no guest response needs the middleware between the app and ``send``."""
     issuer: str | None = None
     identity_endpoint: str | None = None
     allowed_providers: tuple[str, ...] = ()
@@ -173,6 +178,8 @@ class CognitoConfig:
             set_(self, "issuer", _check_url("issuer", self.issuer).rstrip("/"))
         if self.identity_endpoint is not None:
             _check_url("identity_endpoint", self.identity_endpoint)
+        if not isinstance(self.guest_credentials, bool):
+            raise ConfigurationError("guest_credentials", "must be true or false")
         if self.identity_pool_id is not None and not _IDENTITY_POOL_ID.match(
             self.identity_pool_id
         ):
@@ -337,6 +344,7 @@ class CognitoConfig:
             "logout_uri": "COGNITO_LOGOUT_URI",
             "scopes": "COGNITO_SCOPES",
             "identity_pool_id": "COGNITO_IDENTITY_POOL_ID",
+            "guest_credentials": "COGNITO_GUEST_CREDENTIALS",
             "issuer": "COGNITO_ISSUER",
             "identity_endpoint": "COGNITO_IDENTITY_ENDPOINT",
             "allowed_providers": "COGNITO_ALLOWED_PROVIDERS",
@@ -355,6 +363,8 @@ class CognitoConfig:
             if fld in ("scopes", "allowed_providers", "idp_initiated_providers",
                        "extra_client_ids"):
                 kwargs[fld] = _split(value)
+            elif fld == "guest_credentials":
+                kwargs[fld] = _BOOLEANS.get(value.lower(), value)
             else:
                 kwargs[fld] = value
         kwargs.update(overrides)

@@ -54,6 +54,7 @@ from .exceptions import (
     IdentityPoolError,
     IdentityPoolThrottledError,
     RoleNotAllowedError,
+    SignInRequiredError,
 )
 from .guards import Decision, Outcome, deny, login_url
 from .identity_pool import AWSCredentials, IdentityPoolClient
@@ -246,6 +247,8 @@ class CredentialService:
         :class:`IdentityPoolAuthError` when the user's sign-in is no longer accepted.
         """
         user = state.user
+        if not user.is_authenticated and not self._config.guest_credentials:
+            raise SignInRequiredError()
         if role_arn is not None and (not user.is_authenticated or role_arn not in user.roles):
             logger.info("refused AWS credentials for a role the user does not hold")
             raise RoleNotAllowedError(role_arn)
@@ -620,6 +623,8 @@ class _Answer:
 def _answer(exc: Exception) -> _Answer:
     if isinstance(exc, RoleNotAllowedError):
         return _Answer(403, "role_not_allowed", "You do not hold the IAM role this page needs.")
+    if isinstance(exc, SignInRequiredError):
+        return _Answer(401, "login_required", "Sign in to use this page.")
     if isinstance(exc, IdentityPoolAuthError):
         if exc.error_type == "MissingIdToken":
             return _Answer(403, "id_token_required", exc.message)
@@ -656,6 +661,8 @@ def credentials_error_response(scope: Scope, exc: Exception) -> Response:
     ``RoleNotAllowedError`` is a 403, an expired sign-in a 401, throttling, outages and pool
     misconfiguration a 503 whose text names the cause. Secrets and tokens never appear.
     """
+    if isinstance(exc, SignInRequiredError):
+        return _sign_in_required(scope)
     answer = _answer(exc)
     headers = {"Retry-After": _RETRY_AFTER} if answer.retry_after else None
     link = None
@@ -751,15 +758,19 @@ def aws_credentials_dependency(
     """
 
     async def dependency(request: Request) -> AWSCredentials:
-        if role_arn is not None and not user_of(request.scope).is_authenticated:
+        try:
+            if role_arn is not None and not user_of(request.scope).is_authenticated:
+                raise SignInRequiredError()
+            return await get_aws_credentials(request, role_arn)
+        except SignInRequiredError:
             refusal = _sign_in_required(request.scope)
             if refusal.status_code == 303:
-                raise HTTPException(303, headers={"Location": refusal.headers["location"]})
+                raise HTTPException(
+                    303, headers={"Location": refusal.headers["location"]}
+                ) from None
             raise HTTPException(
                 401, "Sign in to continue.", headers={"WWW-Authenticate": "Bearer"}
-            )
-        try:
-            return await get_aws_credentials(request, role_arn)
+            ) from None
         except (IdentityPoolError, CognitoUnavailableError) as exc:
             answer = _answer(exc)
             message = f"{answer.message} ({answer.detail})" if answer.detail else answer.message

@@ -20,7 +20,8 @@
         ├── IdentityPoolConfigurationError  the pool is misconfigured or refuses guests
         ├── IdentityPoolThrottledError      throttled or failing, retries exhausted
         ├── IdentityPoolAuthError           ``NotAuthorizedException`` (e.g. an expired ID token)
-        └── RoleNotAllowedError             a role was asked for that the user does not hold
+        ├── RoleNotAllowedError             a role was asked for that the user does not hold
+        └── SignInRequiredError             a guest asked while guest credentials are off
 
 Every leaf carries the data needed to act on it; messages never contain tokens, codes or secrets.
 """
@@ -47,6 +48,7 @@ __all__ = [
     "RoleNotAllowedError",
     "SessionStoreUnavailableError",
     "SessionTooLargeError",
+    "SignInRequiredError",
     "TokenEndpointError",
     "TokenError",
 ]
@@ -195,3 +197,13 @@ class RoleNotAllowedError(IdentityPoolError):
     def __init__(self, role_arn: str) -> None:
         super().__init__("RoleNotAllowed", f"role {role_arn} is not among the user's cognito:roles")
         self.role_arn = role_arn
+
+
+class SignInRequiredError(IdentityPoolError):
+    """A guest asked for AWS credentials while guest credentials are off
+    (``guest_credentials=False``); AWS was not called."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "SignInRequired", "guests get no AWS credentials (guest_credentials is off): sign in"
+        )

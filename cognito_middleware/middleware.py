@@ -158,7 +158,7 @@ class CognitoAuthMiddleware:
             len(self._session_marker), len(self._session_marker) + _SESSION_KEY_BYTES
         )
         self._auth_root = config.auth_prefix
-        self._guest_cookies = config.identity_pool_id is not None
+        self._guest_cookies = config.identity_pool_id is not None and config.guest_credentials
         self._auth_prefix = config.auth_prefix + "/"
         self._margin = config.refresh_margin
         self._warm_up: asyncio.Future[None] | None = None

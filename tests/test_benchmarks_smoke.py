@@ -22,8 +22,8 @@ pytestmark = pytest.mark.timeout(300)
 EXPECTED_STACKS = {
     "anonymous": set(STACKS),
     "session": {"bare", "passthrough", "cognito", "session_jwt"},
-    "bearer_memo": set(STACKS) - {"cognito_user_pool"},
-    "bearer_first": set(STACKS) - {"passthrough", "cognito_user_pool"},
+    "bearer_memo": set(STACKS) - {"cognito_no_guests"},
+    "bearer_first": set(STACKS) - {"passthrough", "cognito_no_guests"},
     "guest_credentials": {"bare", "cognito"},
 }
 

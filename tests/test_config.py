@@ -34,6 +34,7 @@ def test_from_env_derives_cognito_urls() -> None:
         ("COGNITO_IDENTITY_POOL_ID", "eu-west-1-nope", "identity pool id"),
         ("COGNITO_SCOPES", "email profile", "openid"),
         ("COGNITO_SESSION_STORE", "memcached://x", "redis://"),
+        ("COGNITO_GUEST_CREDENTIALS", "sometimes", "true or false"),
     ],
 )
 def test_errors_name_the_variable_to_fix(var: str, value: str, needle: str) -> None:
@@ -82,3 +83,12 @@ def test_lists_are_split() -> None:
     )
     assert config.allowed_providers == ("AzureAD", "Google")
     assert config.allowed_client_ids == {"4hqt9ikctmesulmh0hbqbs00ta", "m1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("false", False), ("No", False), ("0", False), ("TRUE", True)]
+)
+def test_guest_credentials_from_the_environment(value: str, expected: bool) -> None:
+    config = CognitoConfig.from_env({**GOOD, "COGNITO_GUEST_CREDENTIALS": value})
+    assert config.guest_credentials is expected
+    assert CognitoConfig.from_env(GOOD).guest_credentials is True

@@ -40,6 +40,7 @@ from cognito_middleware.exceptions import (
     IdentityPoolError,
     IdentityPoolThrottledError,
     RoleNotAllowedError,
+    SignInRequiredError,
 )
 from cognito_middleware.identity_pool import IdentityPoolClient
 from cognito_middleware.sessions.base import SessionData
@@ -991,3 +992,12 @@ async def test_a_request_still_carrying_a_linked_guest_cookie_does_not_link_agai
     env.pool.roles["bob"] = set()
     bob = await env.service.get(env.user("bob", roles=(), cookies=cookies))
     assert bob.identity_id != guest.identity_id
+
+
+async def test_guests_asking_while_guest_credentials_are_off_are_refused_without_aws() -> None:
+    env = Env(guest_credentials=False)
+    with pytest.raises(SignInRequiredError):
+        await env.service.get(env.guest())
+    assert env.pool.count("GetId") == env.pool.count("GetCredentialsForIdentity") == 0
+    user = await env.service.get(env.user())
+    assert user.identity_id and env.pool.count("GetId") == 1

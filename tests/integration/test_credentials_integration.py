@@ -326,6 +326,26 @@ async def test_misconfigured_pool_is_a_503_naming_the_cause(
     assert cause in response.json()["detail"]
 
 
+@pytest.mark.parametrize("app", [starlette_app, fastapi_app], ids=["starlette", "fastapi"])
+async def test_with_guest_credentials_off_guests_are_sent_to_sign_in(
+    app: Callable[[], ASGIApp],
+) -> None:
+    with serve_site(app=app, guest_credentials=False) as site:
+        async with site.browser() as browser:
+            api = await browser.get("/creds", headers={"accept": "application/json"})
+            assert api.status_code == 401, api.text
+            assert "set-cookie" not in api.headers
+            page = await browser.get("/creds", headers={"accept": "text/html",
+                                                        "sec-fetch-mode": "navigate"})
+            assert page.status_code == 303
+            assert page.headers["location"] == "/auth/login?next=%2Fcreds"
+            assert site.calls("GetId") == site.calls(GET_CREDENTIALS) == 0
+            await site.sign_in(browser, "alice")
+            signed_in = await browser.get("/creds")
+            assert signed_in.status_code == 200, signed_in.text
+            assert signed_in.json()["identity_id"] == site.cognito.identity_of("alice")
+
+
 # Signed-in users --------------------------------------------------------------------------
 
 
