@@ -73,7 +73,7 @@ class Environment:
             return jar
 
     async def session_of(self, cookies: dict[str, str]) -> SessionData:
-        session = await self.middleware._store.load(cookies)
+        session = await self.middleware.session_store.load(cookies)
         if session is None:
             raise RuntimeError("the sign-in produced no session")
         return session

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from http.cookies import SimpleCookie
+from http.cookies import SimpleCookie, _unquote
 
 from starlette.requests import cookie_parser
 
@@ -11,28 +11,60 @@ __all__ = ["RequestCookies", "expire_cookie", "set_cookie"]
 
 
 class RequestCookies(Mapping[str, str]):
-    """The request's cookies, parsed (as Starlette parses them) only when first read.
+    """The request's cookies, read as Starlette's ``cookie_parser`` reads them, parsed only
+    when first iterated.
 
-    Most requests never need them parsed: a session cookie seen before is recognised from the
-    raw header, and anonymous pages read no cookie at all.
+    Looking up one name (what the session stores do) scans the header for that name alone:
+    parsing a 4 KB header into a dictionary costs more than the rest of a request.
     """
 
     __slots__ = ("_parsed", "_raw")
 
     def __init__(self, raw: str | bytes) -> None:
-        self._raw = raw
+        self._raw = raw.decode("latin-1") if isinstance(raw, bytes) else raw
         self._parsed: dict[str, str] | None = None
 
     def _cookies(self) -> dict[str, str]:
         if self._parsed is None:
-            raw = self._raw
-            self._parsed = cookie_parser(raw.decode("latin-1") if isinstance(raw, bytes) else raw)
-            # Parsed cookies may be kept a long time (remembered sessions): not the header too.
-            self._raw = ""
+            self._parsed = cookie_parser(self._raw)
         return self._parsed
 
+    def _find(self, name: str) -> str | None:
+        """The value ``cookie_parser`` would give ``name``: that of the last ``;``-separated
+        part whose text before its first ``=``, stripped, is ``name``."""
+        raw = self._raw
+        end = len(raw)
+        while True:
+            at = raw.rfind(name, 0, end)
+            if at < 0:
+                return None
+            end = at + len(name) - 1
+            start = raw.rfind(";", 0, at) + 1
+            stop = raw.find(";", at)
+            if stop < 0:
+                stop = len(raw)
+            equals = raw.find("=", start, stop)
+            if (
+                equals >= at + len(name)
+                and not raw[start:at].strip()
+                and not raw[at + len(name) : equals].strip()
+            ):
+                value = raw[equals + 1 : stop].strip()
+                return _unquote(value) if value[:1] == '"' else value
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if self._parsed is not None:
+            return self._parsed.get(name, default)
+        if not name:
+            return self._cookies().get(name, default)
+        value = self._find(name)
+        return default if value is None else value
+
     def __getitem__(self, name: str) -> str:
-        return self._cookies()[name]
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._cookies())
@@ -41,7 +73,7 @@ class RequestCookies(Mapping[str, str]):
         return len(self._cookies())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._cookies()
+        return isinstance(name, str) and self.get(name) is not None
 
 
 def set_cookie(

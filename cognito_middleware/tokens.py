@@ -33,8 +33,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Literal
 
-import jwt
-
 from .exceptions import (
     ClaimError,
     ExpiredTokenError,
@@ -137,9 +135,6 @@ class TokenVerifier:
         self._bearer_cache_size = bearer_cache_size
         self._bearer: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         self._unverified: dict[str, dict[str, Any]] = {}
-        self._jws = jwt.PyJWS(
-            algorithms=[_ALGORITHM], options={"enforce_minimum_key_length": True}
-        )
 
     @classmethod
     def from_config(
@@ -261,14 +256,14 @@ class TokenVerifier:
     async def _verify(self, token: str, token_use: Literal["id", "access"]) -> dict[str, Any]:
         header, claims = self._parse(token)
         key = await self.jwks.get_key(header.get("kid"))
-        try:
-            self._jws.decode_complete(token, key=key, algorithms=[_ALGORITHM])
-        except jwt.InvalidSignatureError:
-            raise InvalidSignatureError("the signature does not verify") from None
-        except (jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
-            raise InvalidSignatureError("the algorithm or key is not acceptable") from None
-        except jwt.PyJWTError:
-            raise MalformedTokenError("not a valid JWS") from None
+        if key.algorithm_name != _ALGORITHM:
+            raise InvalidSignatureError("the algorithm or key is not acceptable")
+        # The header and payload are decoded (strictly) once, above; pyjwt's algorithm object
+        # checks the signature over the signing input with the key from the JWKS.
+        signing_input, _, signature = token.rpartition(".")
+        raw_signature = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        if not key.Algorithm.verify(signing_input.encode("ascii"), key.key, raw_signature):
+            raise InvalidSignatureError("the signature does not verify")
         self._check_claims(claims, token_use)
         return claims
 

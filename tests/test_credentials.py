@@ -192,6 +192,20 @@ class FakePool:
         return len(self.calls[op])
 
 
+class _Sessions:
+    """The session manager's refresh, counted: the ID token is renewed unless told not to."""
+
+    def __init__(self, env: Env, sub: str, works: bool) -> None:
+        self.env, self.sub, self.works = env, sub, works
+
+    async def refresh(self, state: RequestState) -> bool:
+        self.env.refreshes += 1
+        if not self.works or state.session is None:
+            return False
+        state.session = state.session.evolve(id_token=self.sub)
+        return True
+
+
 class Env:
     """One service and its fake pool; builds per-request states like the middleware does."""
 
@@ -242,14 +256,10 @@ class Env:
             session=session,
         )
 
-        async def refresher() -> bool:
-            self.refreshes += 1
-            if not refresh_works or state.session is None:
-                return False
-            state.session = state.session.evolve(id_token=sub)
-            return True
-
-        state.refresher = refresher
+        state.services = Services(
+            config=self.config, http=self.http, clock=self.clock, credentials=self.service,
+            sessions=_Sessions(self, sub, refresh_works),  # type: ignore[arg-type]
+        )
         return state
 
     def guest_cookie(self, state: RequestState) -> dict[str, str]:
@@ -726,7 +736,8 @@ class StubMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.make_state(scope)
-        scope["auth"] = state
+        scope["cognito"] = state
+        scope["auth"] = state.user.auth_credentials
         scope["user"] = state.user
 
         async def send_with_cookies(message: Message) -> None:

@@ -74,7 +74,8 @@ class FakeAuth:
             name = dict(scope["headers"]).get(b"x-test-user", b"").decode()
             current: CognitoUser | AnonymousUser = USERS.get(name, AnonymousUser())
             scope["user"] = current
-            scope["auth"] = RequestState(services=self.services, user=current, cookies={})
+            scope["auth"] = current.auth_credentials
+            scope["cognito"] = RequestState(services=self.services, user=current, cookies={})
         await self.app(scope, receive, send)
 
 

@@ -93,7 +93,8 @@ class FakeAuth:
         name = headers.get(b"x-test-user", b"").decode()
         current: CognitoUser | AnonymousUser = USERS.get(name, GUEST)
         scope["user"] = current
-        scope["auth"] = RequestState(services=self.services, user=current, cookies={})
+        scope["auth"] = current.auth_credentials
+        scope["cognito"] = RequestState(services=self.services, user=current, cookies={})
         if self.rules is not None:
             decision = self.rules.evaluate(scope["path"], current)
             if not decision.allowed:

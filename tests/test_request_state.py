@@ -1,5 +1,4 @@
-"""The per-request state as handlers see it, including the requests whose state the middleware
-leaves to be built on first use (Bearer requests, guests when no identity pool is configured)."""
+"""The per-request state as handlers see it: guests, sessions and Bearer requests."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ from cognito_middleware import (
     CognitoAuthMiddleware,
     CognitoConfig,
     PathRule,
-    RequestState,
     get_state,
     login_required,
 )
@@ -133,29 +131,38 @@ async def test_bearer_request_state_has_the_user_and_cookies(
         assert refused.status_code == 401
 
 
-def test_state_of_builds_the_state_from_the_scope_once() -> None:
-    from cognito_middleware.context import PendingAuth, Services
-    from cognito_middleware.user import CognitoUser
+async def test_the_state_is_published_beside_starlettes_user_and_auth(
+    local_cognito: LocalCognito, middleware: CognitoAuthMiddleware
+) -> None:
+    seen: dict[str, Any] = {}
 
-    services = Services(config=_any_config(), http=httpx.AsyncClient(), clock=lambda: 0.0)
-    user = CognitoUser.from_claims(None, {"sub": "b0b", "username": "bob", "scope": "a/read"},
-                                   via_bearer=True)
-    pending = PendingAuth(services, user.auth_credentials.scopes)
-    scope: dict[str, Any] = {
-        "type": "http", "path": "/x", "headers": [(b"cookie", b"a=1")],
-        "auth": pending, "user": user,
-    }
-    assert user_of(scope) is user
-    assert scope["auth"] is pending  # reading the user builds nothing
-    state = state_of(scope)
-    assert isinstance(state, RequestState)
-    assert state.services is services and state.user is user and dict(state.cookies) == {"a": "1"}
-    assert scope["auth"] is state and state_of(scope) is state
-    # Still the request's auth for Starlette: the user's scopes, read-only.
-    assert isinstance(state, AuthCredentials)
-    assert state.scopes == ["authenticated", "a/read"] == Request(scope).auth.scopes
-    with pytest.raises(AttributeError):
-        state.scopes = ["admin"]
+    async def inspect(request: Request) -> Response:
+        state = get_state(request)
+        copy = dict(request.scope)  # as a sub-app or a mounted router gets it
+        seen.update(
+            state_is_under_cognito=request.scope["cognito"] is state,
+            copy_shares_the_state=state_of(copy) is state,
+            auth=request.auth,
+            user=request.user,
+            state_user=state.user,
+        )
+        return JSONResponse({})
+
+    tokens = local_cognito.mint_tokens("bob", scopes=["openid", "demo-api/read"])
+    inner = CognitoAuthMiddleware(
+        Starlette(routes=[Route("/x", inspect)]), config=middleware.config
+    )
+    async with _client(inner) as client:
+        response = await client.get(
+            "/x", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+    await inner.aclose()
+    assert response.status_code == 200
+    assert seen["state_is_under_cognito"] and seen["copy_shares_the_state"]
+    assert seen["user"] is seen["state_user"] and seen["user"].username == "bob"
+    # Starlette's request.auth: an AuthCredentials with the user's scopes (requires() reads it).
+    assert isinstance(seen["auth"], AuthCredentials)
+    assert seen["auth"].scopes == ["authenticated", "demo-api/read", "openid"]
 
 
 def test_without_the_middleware_the_state_is_absent_and_named() -> None:
@@ -176,30 +183,3 @@ def _any_config() -> CognitoConfig:
         redirect_uri="http://127.0.0.1:8000/auth/callback",
         session_secret="s" * 40,
     )
-
-
-def test_a_deferred_state_is_built_once_and_shared_by_scope_copies() -> None:
-    from cognito_middleware.context import DeferredState, PendingAuth, Services
-    from cognito_middleware.user import AnonymousUser, CognitoUser
-
-    services = Services(config=_any_config(), http=httpx.AsyncClient(), clock=lambda: 0.0)
-    user = CognitoUser.from_claims({"sub": "b0b", "cognito:username": "bob"},
-                                   {"sub": "b0b", "scope": "a/read"})
-    cookies = {"session": "x"}
-    deferred = DeferredState(PendingAuth(services, user.auth_credentials.scopes, user=user,
-                                         cookies=cookies))
-    scope: dict[str, Any] = {"type": "http", "path": "/x", "headers": [], "auth": deferred,
-                             "user": user}
-    copy = dict(scope)
-    # Starlette's requires() reads the scopes without the state being built.
-    assert Request(scope).auth.scopes == ["authenticated", "a/read"]
-    with pytest.raises(AttributeError):
-        deferred.scopes = ["admin"]
-    state = state_of(copy)
-    assert isinstance(state, RequestState)
-    assert state.user is user and state.cookies is cookies and state.path == "/x"
-    # The original scope (still holding the deferred state) reaches the same state.
-    assert state_of(scope) is state and copy["auth"] is state
-    state.user = AnonymousUser()
-    other_copy = {**copy, "auth": deferred}
-    assert user_of(other_copy) is state.user

@@ -30,6 +30,7 @@ _MAX_SEGMENTS = 8
 _MAX_PLAIN = 1 << 20
 """Decompression cap: far above any real session, far below a memory problem."""
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _u16 = struct.Struct(">H")
 _u32 = struct.Struct(">I")
 
@@ -92,8 +93,9 @@ class _Reader:
             parts = []
             for _ in range(count):
                 (size,) = _u16.unpack(self.take(2))
-                parts.append(_b64encode(self.take(size)))
-            return ".".join(parts)
+                encoded = binascii.b2a_base64(self.take(size), newline=False)
+                parts.append(encoded.translate(_URLSAFE).rstrip(b"="))
+            return b".".join(parts).decode("ascii")
         raise ValueError("unknown token kind")
 
     def at_end(self) -> bool:
