@@ -269,3 +269,4 @@ def test_an_unknown_client_is_named() -> None:
     with pytest.raises(KeyError, match="nope"):
         bearer_token(cognito, "bob", client_id="nope")
 
+
