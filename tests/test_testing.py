@@ -270,3 +270,16 @@ def test_an_unknown_client_is_named() -> None:
         bearer_token(cognito, "bob", client_id="nope")
 
 
+
+
+async def test_an_ad_hoc_users_groups_survive_a_refresh(site: Site) -> None:
+    await signed_in(
+        site.cognito, site.config, "erin", groups=["admin"], attributes={"custom:tenant": "acme"},
+        client=site.client,
+    )
+    site.clock.advance(3600)
+    response = await site.client.get("/admin", headers=JSON)
+    assert response.status_code == 200
+    assert site.cognito.calls["/oauth2/token"] == 1
+    assert response.json()["groups"] == ["admin"]
+    assert response.json()["claims"]["custom:tenant"] == "acme"
