@@ -44,6 +44,7 @@ from cognito_middleware.exceptions import (
 )
 from cognito_middleware.identity_pool import IdentityPoolClient
 from cognito_middleware.sessions.base import SessionData
+from cognito_middleware.testing import FrozenClock
 from cognito_middleware.user import AnonymousUser, CognitoUser
 
 POOL = "eu-west-1:0a1b2c3d-0000-1111-2222-333344445555"
@@ -67,24 +68,13 @@ def make_config(**overrides: Any) -> CognitoConfig:
     return CognitoConfig(**values)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class FakePool:
     """Just enough of the identity pool: guest identities, logins, linking, roles, faults.
 
     ID tokens are ``"<sub>"`` (valid) or ``"<sub>:expired"``: the service never reads them.
     """
 
-    def __init__(self, clock: Clock, *, allow_guests: bool = True) -> None:
+    def __init__(self, clock: FrozenClock, *, allow_guests: bool = True) -> None:
         self.clock = clock
         self.allow_guests = allow_guests
         self.identities: dict[str, str | None] = {}
@@ -210,7 +200,7 @@ class Env:
     """One service and its fake pool; builds per-request states like the middleware does."""
 
     def __init__(self, **config: Any) -> None:
-        self.clock = Clock()
+        self.clock = FrozenClock(START)
         self.pool = FakePool(self.clock)
         self.config = make_config(**config)
         self.http = httpx.AsyncClient(transport=self.pool.transport())
@@ -688,7 +678,7 @@ async def test_throttling_recovers_within_the_deadline(env: Env) -> None:
 
 
 async def test_memory_cache_is_bounded_and_drops_expired_entries() -> None:
-    clock = Clock()
+    clock = FrozenClock(START)
     cache = MemoryCredentialCache(max_entries=2, clock=clock)
     assert isinstance(cache, CredentialCache)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,10 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, WebSocket
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from personas import ActingAs, Persona, config_for, local_cognito
+from starlette.types import ASGIApp, Message, Scope
 
-from cognito_middleware.config import CognitoConfig
-from cognito_middleware.context import RequestState, Services
 from cognito_middleware.fastapi import (
     AccessDenied,
     AWSCredentials,
@@ -28,55 +26,24 @@ from cognito_middleware.fastapi import (
     require_scopes,
     requires_role,
 )
-from cognito_middleware.user import AnonymousUser, CognitoUser
+from cognito_middleware.user import CognitoUser
 
-CONFIG = CognitoConfig(
-    user_pool_id="eu-west-1_Test123",
-    client_id="testclient",
-    domain="http://localhost:9999",
-    redirect_uri="http://localhost:8000/auth/callback",
-    session_secret="s" * 40,
-)
-
-
-def user(*groups: str, scopes: str = "") -> CognitoUser:
-    return CognitoUser.from_claims(
-        {
-            "sub": "u-1",
-            "cognito:username": "alice",
-            "email": "alice@example.com",
-            "cognito:groups": list(groups),
-        },
-        {"sub": "u-1", "client_id": "testclient", "scope": scopes},
-    )
-
-
-USERS = {
-    "plain": user(),
-    "staff": user("staff"),
-    "admin": user("admins", "staff"),
-    "reader": user(scopes="orders/read"),
-    "writer": user(scopes="orders/read orders/write"),
+COGNITO = local_cognito()
+CONFIG = config_for(COGNITO)
+PERSONAS = {
+    "plain": Persona("alice"),
+    "staff": Persona("alice", groups=("staff",)),
+    "admin": Persona("alice", groups=("admins", "staff")),
+    "reader": Persona("alice", scopes=("orders/read",)),
+    "writer": Persona("alice", scopes=("orders/read", "orders/write")),
 }
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}
 API = {"Accept": "application/json"}
 
 
-class FakeAuth:
-    """Stands in for the middleware: publishes the user named by ``X-Test-User``."""
-
-    def __init__(self, app: ASGIApp, http: httpx.AsyncClient) -> None:
-        self.app = app
-        self.services = Services(config=CONFIG, http=http, clock=time.time)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            name = dict(scope["headers"]).get(b"x-test-user", b"").decode()
-            current: CognitoUser | AnonymousUser = USERS.get(name, AnonymousUser())
-            scope["user"] = current
-            scope["auth"] = current.auth_credentials
-            scope["cognito"] = RequestState(services=self.services, user=current, cookies={})
-        await self.app(scope, receive, send)
+def acting_as(app: ASGIApp) -> ActingAs:
+    """``app`` behind the middleware; requests name their user in ``X-Test-User``."""
+    return ActingAs(app, CONFIG, COGNITO, PERSONAS)
 
 
 def build_app(*, handler: bool = True) -> FastAPI:
@@ -124,21 +91,12 @@ def build_app(*, handler: bool = True) -> FastAPI:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise AssertionError(f"unexpected outbound request to {request.url}")
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
-        yield client
+def app() -> ActingAs:
+    return acting_as(build_app())
 
 
 @pytest.fixture
-def app(http: httpx.AsyncClient) -> FakeAuth:
-    return FakeAuth(build_app(), http)
-
-
-@pytest.fixture
-async def client(app: FakeAuth) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: ActingAs) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -237,10 +195,8 @@ async def test_require_scopes(client: httpx.AsyncClient) -> None:
     )
 
 
-async def test_without_the_handler_status_and_headers_are_the_same(
-    http: httpx.AsyncClient,
-) -> None:
-    transport = httpx.ASGITransport(app=FakeAuth(build_app(handler=False), http))
+async def test_without_the_handler_status_and_headers_are_the_same() -> None:
+    transport = httpx.ASGITransport(app=acting_as(build_app(handler=False)))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.get("/me?x=1", headers=NAVIGATE)
         assert response.status_code == 303
@@ -254,7 +210,7 @@ async def test_without_the_handler_status_and_headers_are_the_same(
         assert "admins" in response.json()["detail"]
 
 
-async def test_access_denied_carries_the_decision(http: httpx.AsyncClient) -> None:
+async def test_access_denied_carries_the_decision() -> None:
     seen: list[AccessDenied] = []
     app = FastAPI()
 
@@ -264,14 +220,14 @@ async def test_access_denied_carries_the_decision(http: httpx.AsyncClient) -> No
         return exc.response
 
     app.get("/x", dependencies=[Depends(require_groups("admins"))])(lambda: {})
-    transport = httpx.ASGITransport(app=FakeAuth(app, http))
+    transport = httpx.ASGITransport(app=acting_as(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as other:
         await other.get("/x", headers={"X-Test-User": "plain"})
     assert seen[0].decision.missing_groups == ("admins",)
     assert seen[0].status_code == 403
 
 
-async def test_websocket_guest_is_closed_with_1008(app: FakeAuth) -> None:
+async def test_websocket_guest_is_closed_with_1008(app: ActingAs) -> None:
     sent = await websocket(app, "/ws", {})
     assert sent[0]["type"] == "websocket.close"
     assert sent[0]["code"] == 1008
@@ -369,10 +325,8 @@ def test_credentials_dependency_is_documented_only_when_it_guards() -> None:
     ]
 
 
-async def test_credentials_dependency_refuses_guests_when_it_guards(
-    http: httpx.AsyncClient,
-) -> None:
-    transport = httpx.ASGITransport(app=FakeAuth(credentials_app(), http))
+async def test_credentials_dependency_refuses_guests_when_it_guards() -> None:
+    transport = httpx.ASGITransport(app=acting_as(credentials_app()))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/edit", headers=API)
         assert response.status_code == 401

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from personas import ActingAs, Persona, config_for, local_cognito
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
@@ -18,7 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from cognito_middleware.config import CognitoConfig, PathRule
-from cognito_middleware.context import RequestState, Services
 from cognito_middleware.exceptions import ConfigurationError
 from cognito_middleware.guards import (
     Decision,
@@ -33,19 +32,11 @@ from cognito_middleware.guards import (
 )
 from cognito_middleware.user import AnonymousUser, CognitoUser
 
+COGNITO = local_cognito()
+
 
 def make_config(**overrides: Any) -> CognitoConfig:
-    settings: dict[str, Any] = {
-        "user_pool_id": "eu-west-1_Test123",
-        "client_id": "testclient",
-        "domain": "http://localhost:9999",
-        "redirect_uri": "http://localhost:8000/auth/callback",
-        "session_secret": "s" * 40,
-    }
-    settings.update(overrides)
-    if "auth_prefix" in overrides:
-        settings["redirect_uri"] = f"http://localhost:8000{overrides['auth_prefix']}/callback"
-    return CognitoConfig(**settings)
+    return config_for(COGNITO, **overrides)
 
 
 def user(*groups: str, scopes: str = "", bearer: bool = False) -> CognitoUser:
@@ -66,41 +57,18 @@ USERS = {
 }
 
 
-def offline_client() -> httpx.AsyncClient:
-    """The guards never call out; a transport that refuses keeps it that way (and skips the
-    TLS setup of a real client)."""
+PERSONAS = {
+    "plain": Persona("alice"),
+    "staff": Persona("alice", groups=("staff",)),
+    "admin": Persona("alice", groups=("admins", "staff")),
+    "reader": Persona("alice", scopes=("orders/read",)),
+    "writer": Persona("alice", scopes=("orders/read", "orders/write")),
+}
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise AssertionError(f"unexpected outbound request to {request.url}")
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(refuse))
-
-
-class FakeAuth:
-    """Stands in for the middleware: publishes the user named by ``X-Test-User`` and, when
-    given path rules, refuses requests the way the middleware does."""
-
-    def __init__(self, app: ASGIApp, config: CognitoConfig, rules: PathRules | None = None):
-        self.app = app
-        self.rules = rules
-        self.services = Services(config=config, http=offline_client(), clock=time.time)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        name = headers.get(b"x-test-user", b"").decode()
-        current: CognitoUser | AnonymousUser = USERS.get(name, GUEST)
-        scope["user"] = current
-        scope["auth"] = current.auth_credentials
-        scope["cognito"] = RequestState(services=self.services, user=current, cookies={})
-        if self.rules is not None:
-            decision = self.rules.evaluate(scope["path"], current)
-            if not decision.allowed:
-                await send_denial(scope, receive, send, decision)
-                return
-        await self.app(scope, receive, send)
+def acting_as(app: ASGIApp, config: CognitoConfig) -> ActingAs:
+    """``app`` behind the middleware; requests name their user in ``X-Test-User``."""
+    return ActingAs(app, config, COGNITO, PERSONAS)
 
 
 async def ok(request: Request) -> Response:
@@ -113,14 +81,36 @@ async def ws_echo(websocket: WebSocket) -> None:
     await websocket.close()
 
 
-def rules_app(config: CognitoConfig) -> FakeAuth:
+def rules_app(config: CognitoConfig) -> ActingAs:
     app = Starlette(
         routes=[
             WebSocketRoute("/ws/{path:path}", ws_echo),
             Route("/{path:path}", ok, methods=["GET", "POST"]),
         ]
     )
-    return FakeAuth(app, config, PathRules.from_config(config))
+    return acting_as(app, config)
+
+
+def guests_by_rules(config: CognitoConfig) -> ASGIApp:
+    """The path rules alone, for a guest: what the middleware decides before the app runs."""
+    rules = PathRules.from_config(config)
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/ws/{path:path}", ws_echo),
+            Route("/{path:path}", ok, methods=["GET", "POST"]),
+        ]
+    )
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        decision = rules.evaluate(scope["path"], GUEST)
+        if decision.allowed:
+            await app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send_denial(scope, receive, send, decision)
+        else:
+            await deny(scope, decision, config=config)(scope, receive, send)
+
+    return guarded
 
 
 def http_client(app: ASGIApp) -> httpx.AsyncClient:
@@ -408,9 +398,12 @@ async def test_fetch_and_xhr_get_401_even_when_accepting_html(client: httpx.Asyn
     assert (await client.get("/private", headers=xhr)).status_code == 401
 
 
-async def test_bearer_request_gets_401_not_a_redirect(client: httpx.AsyncClient) -> None:
+async def test_bearer_request_gets_401_not_a_redirect() -> None:
+    # The middleware answers a Bearer token it refuses itself; a refusal that reaches the
+    # guards with a Bearer header is for an API client all the same.
     headers = {**NAVIGATE, "Authorization": "Bearer not-a-user"}
-    response = await client.get("/private", headers=headers)
+    async with http_client(guests_by_rules(make_config(default_deny=True))) as client:
+        response = await client.get("/private", headers=headers)
     assert response.status_code == 401
     assert response.json()["error"] == "login_required"
 
@@ -456,13 +449,17 @@ async def test_allowed_users_and_public_paths_pass(client: httpx.AsyncClient) ->
     assert (await client.get("/orders", headers={"X-Test-User": "writer"})).text == "ok"
     assert (await client.get("/", headers=NAVIGATE)).text == "ok"
     assert (await client.get("/public/page", headers=NAVIGATE)).text == "ok"
-    assert (await client.get("/auth/anything", headers=NAVIGATE)).text == "ok"
+    # The middleware answers its own routes; for the rules, they are public.
+    rules_only = guests_by_rules(make_config(default_deny=True, public_paths=("/",)))
+    async with http_client(rules_only) as client:
+        assert (await client.get("/auth/anything", headers=NAVIGATE)).text == "ok"
 
 
 async def test_websocket_refused_by_path_rules_is_closed_with_1008() -> None:
-    app = rules_app(make_config(default_deny=True))
-    sent = await websocket(app, "/ws/private/x")
+    config = make_config(default_deny=True)
+    sent = await websocket(guests_by_rules(config), "/ws/private/x")
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "login_required"}]
+    app = rules_app(config)
     sent = await websocket(app, "/ws/private/x", {"X-Test-User": "plain"})
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
     assert sent[1]["text"] == "hello"
@@ -549,7 +546,7 @@ async def admin_socket(websocket: WebSocket) -> None:
 
 
 @pytest.fixture
-def decorated_app() -> FakeAuth:
+def decorated_app() -> ActingAs:
     app = Starlette(
         routes=[
             Route("/members", members, methods=["GET", "POST"]),
@@ -561,11 +558,11 @@ def decorated_app() -> FakeAuth:
             WebSocketRoute("/ws", admin_socket),
         ]
     )
-    return FakeAuth(app, make_config())
+    return acting_as(app, make_config())
 
 
 @pytest.fixture
-async def decorated(decorated_app: FakeAuth) -> AsyncIterator[httpx.AsyncClient]:
+async def decorated(decorated_app: ActingAs) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(decorated_app) as test_client:
         yield test_client
 
@@ -628,7 +625,7 @@ async def test_http_endpoint_methods(decorated: httpx.AsyncClient) -> None:
     assert (await decorated.post("/dashboard", headers={"X-Test-User": "plain"})).text == "posted"
 
 
-async def test_websocket_endpoint_closed_with_1008(decorated_app: FakeAuth) -> None:
+async def test_websocket_endpoint_closed_with_1008(decorated_app: ActingAs) -> None:
     for headers, reason in (({}, "login_required"), ({"X-Test-User": "staff"}, "forbidden")):
         sent = await websocket(decorated_app, "/ws", headers)
         assert sent == [{"type": "websocket.close", "code": 1008, "reason": reason}]

@@ -18,7 +18,9 @@ from cognito_middleware.exceptions import (
     IdentityPoolThrottledError,
 )
 from cognito_middleware.identity_pool import AWSCredentials, IdentityPoolClient
+from cognito_middleware.testing import FrozenClock
 
+START = 1_700_000_000.0
 POOL = "eu-west-1:0a1b2c3d-0000-1111-2222-333344445555"
 IDENTITY = "eu-west-1:11111111-2222-3333-4444-555555555555"
 ENDPOINT = "http://127.0.0.1:9/"
@@ -38,19 +40,6 @@ def make_config(**overrides: Any) -> CognitoConfig:
     }
     values.update(overrides)
     return CognitoConfig(**values)
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def error(status: int, error_type: str, message: str = "") -> httpx.Response:
@@ -73,10 +62,10 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def make_client(
-    handler: Handler, clock: Clock | None = None, **kwargs: Any
-) -> tuple[IdentityPoolClient, list[httpx.Request], Clock]:
+    handler: Handler, clock: FrozenClock | None = None, **kwargs: Any
+) -> tuple[IdentityPoolClient, list[httpx.Request], FrozenClock]:
     seen: list[httpx.Request] = []
-    clock = clock or Clock()
+    clock = clock or FrozenClock(START)
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -267,7 +256,7 @@ async def test_throttling_is_retried_with_exponential_backoff() -> None:
 
 async def test_backoff_has_full_jitter() -> None:
     throttled = error(400, "TooManyRequestsException")
-    clock = Clock()
+    clock = FrozenClock(START)
     draws = iter([0.5, 0.25, 0.0])
     seen: list[httpx.Request] = []
 
@@ -327,7 +316,7 @@ async def test_timeouts_outlasting_the_deadline_are_a_throttled_error() -> None:
 
 
 async def test_each_attempt_is_cut_short_by_the_deadline() -> None:
-    clock = Clock()
+    clock = FrozenClock(START)
     timeouts: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -385,7 +374,7 @@ async def test_get_id_without_identity_is_refused() -> None:
 def test_identity_pool_must_be_configured() -> None:
     with pytest.raises(IdentityPoolConfigurationError, match="COGNITO_IDENTITY_POOL_ID"):
         IdentityPoolClient(
-            make_config(identity_pool_id=None), httpx.AsyncClient(), clock=Clock()
+            make_config(identity_pool_id=None), httpx.AsyncClient(), clock=FrozenClock(START)
         )
 
 
@@ -395,7 +384,7 @@ def test_endpoint_defaults_to_the_pool_region() -> None:
 
 
 async def test_deadline_defaults_to_twice_the_http_timeout() -> None:
-    clock = Clock()
+    clock = FrozenClock(START)
     client = IdentityPoolClient(
         make_config(http_timeout=1.5),
         httpx.AsyncClient(

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cognito_middleware.exceptions import JWKSUnavailableError, KeyNotFoundError
 from cognito_middleware.jwks import JWKSCache
+from cognito_middleware.testing import FrozenClock
 
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test/.well-known/jwks.json"
 NOW = 1_500_000_000.0
@@ -45,14 +46,6 @@ KEY_B, JWK_B = make_key()
 KEY_C, JWK_C = make_key()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
@@ -75,8 +68,8 @@ class Server:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
 
 
 @pytest.fixture
@@ -91,7 +84,7 @@ async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def cache(http: httpx.AsyncClient, clock: Clock) -> JWKSCache:
+def cache(http: httpx.AsyncClient, clock: FrozenClock) -> JWKSCache:
     return JWKSCache(URL, http, clock=clock, lifetime=3600, min_refetch_interval=10.0)
 
 
@@ -119,7 +112,7 @@ async def test_finds_keys_by_cognito_style_kid(cache: JWKSCache, server: Server)
 
 
 async def test_key_set_is_cached_for_its_lifetime(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     clock.now += 3599
@@ -144,7 +137,7 @@ async def test_warm_up_reports_an_outage(cache: JWKSCache, server: Server) -> No
 
 
 async def test_unknown_kid_refetches_once_then_is_not_found(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     clock.now += 10
@@ -155,7 +148,7 @@ async def test_unknown_kid_refetches_once_then_is_not_found(
 
 
 async def test_refetches_are_rate_limited(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     clock.now += 10
@@ -181,7 +174,7 @@ async def test_cold_start_counts_against_the_refetch_interval(
 
 
 async def test_key_rotation_is_picked_up_by_one_refetch(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     server.document = {"keys": [JWK_C, JWK_B]}
@@ -193,7 +186,7 @@ async def test_key_rotation_is_picked_up_by_one_refetch(
 
 
 async def test_concurrent_misses_share_one_fetch(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     server.document = {"keys": [JWK_C]}
@@ -214,7 +207,7 @@ async def test_concurrent_cold_lookups_share_one_fetch(cache: JWKSCache, server:
 
 
 async def test_concurrent_unknown_kids_share_one_failed_refetch(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     clock.now += 60
@@ -274,7 +267,7 @@ async def test_nothing_cached_and_no_key_set_is_unavailable(
 
 @pytest.mark.parametrize("outage", list(OUTAGES.values()), ids=list(OUTAGES))
 async def test_an_outage_after_the_lifetime_keeps_the_cached_keys(
-    cache: JWKSCache, server: Server, clock: Clock, outage: Handler
+    cache: JWKSCache, server: Server, clock: FrozenClock, outage: Handler
 ) -> None:
     await cache.get_key(JWK_A["kid"])
     server.respond = outage
@@ -292,7 +285,7 @@ async def test_an_outage_after_the_lifetime_keeps_the_cached_keys(
 
 
 async def test_a_failed_cold_fetch_is_not_retried_at_every_request(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     server.respond = answer(503)
     for _ in range(5):
@@ -306,7 +299,7 @@ async def test_a_failed_cold_fetch_is_not_retried_at_every_request(
 
 
 async def test_a_hanging_jwks_endpoint_is_bounded_by_the_timeout(
-    http: httpx.AsyncClient, server: Server, clock: Clock
+    http: httpx.AsyncClient, server: Server, clock: FrozenClock
 ) -> None:
     server.delay = 30
     cache = JWKSCache(URL, http, clock=clock, timeout=0.05)
@@ -370,7 +363,7 @@ async def test_keys_without_use_or_alg_are_usable(cache: JWKSCache, server: Serv
 
 
 async def test_no_kid_matches_only_a_single_key_set(
-    cache: JWKSCache, server: Server, clock: Clock
+    cache: JWKSCache, server: Server, clock: FrozenClock
 ) -> None:
     with pytest.raises(KeyNotFoundError):
         await cache.get_key(None)  # two keys: ambiguous

@@ -25,6 +25,7 @@ from cognito_middleware import (
 )
 from cognito_middleware.fastapi import CurrentUser, install_exception_handler
 from cognito_middleware.sessions import MemorySessionStore, RedisSessionStore, SessionData
+from cognito_middleware.testing import FrozenClock
 
 SECRET = "s" * 40
 NAVIGATE = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
@@ -190,16 +191,8 @@ async def test_bad_input_is_a_clear_4xx_never_a_500(
     assert "<script>" not in response.text and "<b>" not in response.text
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _signed_in_client(
-    clock: _Clock, **store_options: float
+    clock: FrozenClock, **store_options: float
 ) -> tuple[CognitoAuthMiddleware, httpx.AsyncClient, str]:
     """A middleware with a cookie store and a browser holding a valid sealed session whose
     tokens claim ``bob`` (the session path never re-verifies sealed tokens)."""
@@ -242,7 +235,7 @@ async def _signed_in_client(
 
 
 async def test_a_cookie_header_seen_before_still_obeys_the_idle_timeout() -> None:
-    clock = _Clock()
+    clock = FrozenClock()
     middleware, client, header = await _signed_in_client(clock, idle_timeout=600)
     async with client:
         for _ in range(3):
@@ -255,7 +248,7 @@ async def test_a_cookie_header_seen_before_still_obeys_the_idle_timeout() -> Non
 
 
 async def test_a_remembered_session_is_still_touched_once_a_minute() -> None:
-    clock = _Clock()
+    clock = FrozenClock()
     middleware, client, header = await _signed_in_client(clock, idle_timeout=600)
     async with client:
         first = await client.get("/private", headers={"Cookie": header})
@@ -294,7 +287,7 @@ async def test_a_header_still_sent_after_a_touch_gets_the_cookie_that_touch_seal
     # Requests in flight when the touch falls due, or a client that ignores Set-Cookie, keep
     # sending the old header: they get the same renewed cookie (sealing one costs more than
     # the rest of the request), and a new one once the next touch is due.
-    clock = _Clock()
+    clock = FrozenClock()
     middleware, client, header = await _signed_in_client(clock, idle_timeout=600)
     signed_in_at = clock.now
     old = {"Cookie": header}
@@ -325,7 +318,7 @@ async def test_a_header_still_sent_after_a_touch_gets_the_cookie_that_touch_seal
 
 
 async def test_a_tampered_cookie_header_is_never_served_from_memory() -> None:
-    clock = _Clock()
+    clock = FrozenClock()
     middleware, client, header = await _signed_in_client(clock)
     async with client:
         assert (await client.get("/private", headers={"Cookie": header})).text == "hello bob"
@@ -370,7 +363,7 @@ async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
     import gc
     import weakref
 
-    clock = _Clock()
+    clock = FrozenClock()
     middleware, client, header = await _signed_in_client(clock)
     await client.aclose()
 

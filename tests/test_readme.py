@@ -97,14 +97,18 @@ from cognito_middleware import CognitoAuthMiddleware, CognitoConfig
 from cognito_middleware.fastapi import CurrentUser, install_exception_handler
 
 
-def create_app(config: CognitoConfig) -> FastAPI:
+def create_app(config: CognitoConfig, **options) -> FastAPI:
     app = FastAPI()
-    app.add_middleware(CognitoAuthMiddleware, config=config)
+    app.add_middleware(CognitoAuthMiddleware, config=config, **options)
     install_exception_handler(app)
 
     @app.get("/api/me")
     async def me(user: CurrentUser):
         return {"username": user.username}
+
+    @app.get("/admin/stats")
+    async def stats(user: CurrentUser):
+        return {"groups": list(user.groups)}
 
     return app
 '''
@@ -120,7 +124,8 @@ def test_testing_recipe_runs_as_written(tmp_path: Path) -> None:
         '[tool.pytest.ini_options]\nasyncio_mode = "auto"\n'
         'asyncio_default_fixture_loop_scope = "function"\nfilterwarnings = ["error"]\n'
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # This checkout's package, whichever one is installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT)))}
     env.pop("PYTEST_ADDOPTS", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
@@ -128,4 +133,4 @@ def test_testing_recipe_runs_as_written(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "6 passed" in result.stdout

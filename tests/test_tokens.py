@@ -30,6 +30,7 @@ from cognito_middleware.exceptions import (
     TokenError,
 )
 from cognito_middleware.jwks import JWKSCache
+from cognito_middleware.testing import FrozenClock
 from cognito_middleware.tokens import TokenVerifier, at_hash
 
 REGION_POOL = "eu-west-1_Test123"
@@ -141,14 +142,6 @@ def hs256(secret: bytes) -> Callable[[bytes], bytes]:
     return lambda data: hmac.new(secret, data, hashlib.sha256).digest()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Issuer:
     """The pool's JWKS endpoint, plus an attacker's, to prove it is never contacted."""
 
@@ -167,8 +160,8 @@ class Issuer:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
 
 
 @pytest.fixture
@@ -183,7 +176,7 @@ async def http(issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def make_verifier(http: httpx.AsyncClient, clock: Clock) -> Callable[..., TokenVerifier]:
+def make_verifier(http: httpx.AsyncClient, clock: FrozenClock) -> Callable[..., TokenVerifier]:
     def make(**options: Any) -> TokenVerifier:
         jwks = JWKSCache(JWKS_URL, http, clock=clock)
         return TokenVerifier(issuer=ISSUER, client_ids=[CLIENT, MOBILE], jwks=jwks,
@@ -336,7 +329,7 @@ async def test_a_key_offered_in_the_header_is_never_trusted(
 
 
 async def test_an_unknown_kid_is_refused_after_one_refetch(
-    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+    verifier: TokenVerifier, issuer: Issuer, clock: FrozenClock
 ) -> None:
     await verifier.verify_id_token(sign(id_claims()))
     clock.now += 30
@@ -346,7 +339,7 @@ async def test_an_unknown_kid_is_refused_after_one_refetch(
 
 
 async def test_a_key_rotation_is_picked_up(
-    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+    verifier: TokenVerifier, issuer: Issuer, clock: FrozenClock
 ) -> None:
     await verifier.verify_id_token(sign(id_claims()))
     issuer.keys = [ROTATED_KEY.jwk, ACCESS_KEY.jwk]
@@ -356,7 +349,7 @@ async def test_a_key_rotation_is_picked_up(
 
 
 async def test_a_token_without_kid_needs_a_single_key_jwks(
-    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+    verifier: TokenVerifier, issuer: Issuer, clock: FrozenClock
 ) -> None:
     token = sign(id_claims(), kid=None)
     assert "kid" not in jwt.get_unverified_header(token)
@@ -368,7 +361,7 @@ async def test_a_token_without_kid_needs_a_single_key_jwks(
 
 
 async def test_cached_keys_keep_verifying_during_a_jwks_outage(
-    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+    verifier: TokenVerifier, issuer: Issuer, clock: FrozenClock
 ) -> None:
     await verifier.verify_id_token(sign(id_claims()))
     issuer.down = True
@@ -486,7 +479,7 @@ async def test_times_within_the_leeway_are_accepted(verifier: TokenVerifier) -> 
 
 
 async def test_times_come_from_the_injected_clock(
-    verifier: TokenVerifier, clock: Clock
+    verifier: TokenVerifier, clock: FrozenClock
 ) -> None:
     token = sign(id_claims())
     await verifier.verify_id_token(token)
@@ -781,7 +774,7 @@ async def test_a_repeated_bearer_token_costs_no_rsa(
 
 
 async def test_the_memo_rechecks_exp(
-    verifier: TokenVerifier, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    verifier: TokenVerifier, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = RSACounter(verifier, monkeypatch)
     token = sign(access_claims(exp=NOW + 60), ACCESS_KEY)
@@ -799,7 +792,7 @@ async def test_the_memo_rechecks_exp(
 
 
 async def test_failures_are_not_memoised(
-    verifier: TokenVerifier, issuer: Issuer, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    verifier: TokenVerifier, issuer: Issuer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = RSACounter(verifier, monkeypatch)
     head, _, signature = sign(access_claims(), ACCESS_KEY).split(".")
@@ -818,7 +811,7 @@ async def test_failures_are_not_memoised(
     assert (await fresh.verify_bearer(token))["username"] == "alice"
 
 
-def make_fresh_verifier(verifier: TokenVerifier, clock: Clock) -> TokenVerifier:
+def make_fresh_verifier(verifier: TokenVerifier, clock: FrozenClock) -> TokenVerifier:
     jwks = JWKSCache(verifier.jwks.url, verifier.jwks._http, clock=clock)
     return TokenVerifier(issuer=ISSUER, client_ids=[CLIENT], jwks=jwks, clock=clock)
 
@@ -877,7 +870,7 @@ def test_the_unverified_memo_is_bounded(verifier: TokenVerifier) -> None:
 # Construction ----------------------------------------------------------------------------
 
 
-async def test_from_config(http: httpx.AsyncClient, clock: Clock, issuer: Issuer) -> None:
+async def test_from_config(http: httpx.AsyncClient, clock: FrozenClock, issuer: Issuer) -> None:
     config = CognitoConfig(
         user_pool_id=REGION_POOL, client_id=CLIENT, extra_client_ids=(MOBILE,),
         domain="https://test.auth.eu-west-1.amazoncognito.com",

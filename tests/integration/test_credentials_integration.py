@@ -33,7 +33,7 @@ from cognito_middleware.local import LocalCognito, demo_seed
 from cognito_middleware.local.seed import DEMO_ACCOUNT, DEMO_PASSWORD, Seed
 from cognito_middleware.local.server import background_server
 from cognito_middleware.middleware import CognitoAuthMiddleware
-from cognito_middleware.testing import sign_in
+from cognito_middleware.testing import ShiftedClock, sign_in
 
 ADMIN_ROLE = f"arn:aws:iam::{DEMO_ACCOUNT}:role/demo-admin"
 USERS_ROLE = f"arn:aws:iam::{DEMO_ACCOUNT}:role/demo-users"
@@ -64,16 +64,6 @@ async def credentials(request: Request) -> Response:
 async def admin(request: Request) -> Response:
     creds = await get_aws_credentials(request, role_arn=ADMIN_ROLE)
     return JSONResponse({"access_key_id": creds.access_key_id})
-
-
-class Clock:
-    """The app's clock: real time plus an offset the test may move."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
@@ -122,7 +112,7 @@ class Deferred:
 class Site:
     cognito: LocalCognito
     url: str
-    clock: Clock
+    clock: ShiftedClock
     transport: RecordingTransport
     responses: list[httpx.Response] = field(default_factory=list)
 
@@ -199,7 +189,7 @@ def serve_site(
 ) -> Iterator[Site]:
     cognito = LocalCognito(seed or demo_seed())
     deferred = Deferred()
-    clock = Clock()
+    clock = ShiftedClock()
     transport = RecordingTransport()
     with cognito.serve(), background_server(deferred) as (host, port):
         url = f"http://{host}:{port}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from cognito_middleware.local.seed import (
     DEMO_PUBLIC_CLIENT_ID,
 )
 from cognito_middleware.middleware import CognitoAuthMiddleware
-from cognito_middleware.testing import sign_in
+from cognito_middleware.testing import ShiftedClock, sign_in
 
 APP = "http://127.0.0.1:8000"
 NAVIGATE = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
@@ -76,21 +75,11 @@ async def echo_ws(websocket: WebSocket) -> None:
     await websocket.close()
 
 
-class Clock:
-    """The app's clock: real time plus an offset a test may move."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 @dataclass
 class Site:
     cognito: LocalCognito
     middleware: CognitoAuthMiddleware
-    clock: Clock
+    clock: ShiftedClock
     events: list[AuthEvent]
 
     def advance(self, seconds: float) -> None:
@@ -124,7 +113,7 @@ class Site:
 
 
 def _site(cognito: LocalCognito, **config_overrides: Any) -> Iterator[Site]:
-    clock = Clock()
+    clock = ShiftedClock()
     events: list[AuthEvent] = []
 
     async def record(event: AuthEvent) -> None:

@@ -20,8 +20,9 @@ from cognito_middleware.sessions import (
     RedisSessionStore,
     SessionStore,
 )
+from cognito_middleware.testing import FrozenClock
 
-from .helpers import Clock
+from .helpers import NOW
 
 SECRET = "s" * 16 + "-first-session-secret-of-32-bytes"
 OLD_SECRET = "o" * 16 + "-older-session-secret-of-32-bytes"
@@ -76,8 +77,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
 
 
 STORE_KINDS = [
@@ -95,7 +96,7 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def make_store(
-    request: pytest.FixtureRequest, store_kind: str, clock: Clock
+    request: pytest.FixtureRequest, store_kind: str, clock: FrozenClock
 ) -> AsyncIterator[StoreFactory]:
     """Builds stores of one kind that share one backend, as processes of one app would."""
     kind = store_kind

@@ -17,19 +17,6 @@ CLIENT_ID = "4hqt9ikctmesulmh0hbqbs00ta"
 NOW = 1_764_150_000.0
 
 
-class Clock:
-    """An injectable clock that only moves when told to."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 

@@ -7,9 +7,10 @@ import logging
 import pytest
 
 from cognito_middleware.sessions import SessionStore
+from cognito_middleware.testing import FrozenClock
 
 from .conftest import OLD_SECRET, SECRET, StoreFactory
-from .helpers import Clock, Jar, make_session, parse_set_cookie, token_fragments
+from .helpers import Jar, make_session, parse_set_cookie, token_fragments
 
 IDLE = 8 * 3600
 ABSOLUTE = 7 * 24 * 3600
@@ -19,7 +20,7 @@ async def test_is_a_session_store(store: SessionStore) -> None:
     assert isinstance(store, SessionStore)
 
 
-async def test_save_then_load_round_trips(store: SessionStore, clock: Clock) -> None:
+async def test_save_then_load_round_trips(store: SessionStore, clock: FrozenClock) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
     assert await store.load(jar) == session
@@ -27,7 +28,7 @@ async def test_save_then_load_round_trips(store: SessionStore, clock: Clock) -> 
 
 @pytest.mark.parametrize("groups", [0, 10, 50])
 async def test_real_token_sizes_round_trip(
-    make_store: StoreFactory, clock: Clock, groups: int
+    make_store: StoreFactory, clock: FrozenClock, groups: int
 ) -> None:
     writer, reader = await make_store(), await make_store()
     session = make_session(clock(), groups=groups)
@@ -35,7 +36,7 @@ async def test_real_token_sizes_round_trip(
     assert await reader.load(jar) == session
 
 
-async def test_optional_fields_round_trip(store: SessionStore, clock: Clock) -> None:
+async def test_optional_fields_round_trip(store: SessionStore, clock: FrozenClock) -> None:
     session = make_session(
         clock(), refresh_token=None, refresh_expires_at=None, identity_id=None, extra={}
     )
@@ -53,20 +54,20 @@ async def test_no_cookie_is_anonymous(store: SessionStore) -> None:
     ["", "garbage", "1.", "1.AAAA", "0.AAAA", "9.AAAA", "-1.x", "1.!!!!", "x" * 5000, "é", "."],
 )
 async def test_garbage_cookie_is_anonymous(
-    store: SessionStore, clock: Clock, value: str
+    store: SessionStore, clock: FrozenClock, value: str
 ) -> None:
     jar = Jar().apply(await store.save(make_session(clock()), {}))
     garbled = {name: value for name in jar}
     assert await store.load(garbled) is None
 
 
-async def test_other_secret_cannot_open(make_store: StoreFactory, clock: Clock) -> None:
+async def test_other_secret_cannot_open(make_store: StoreFactory, clock: FrozenClock) -> None:
     ours, theirs = await make_store((SECRET,)), await make_store((OLD_SECRET,))
     jar = Jar().apply(await theirs.save(make_session(clock()), {}))
     assert await ours.load(jar) is None
 
 
-async def test_secret_rotation(make_store: StoreFactory, clock: Clock) -> None:
+async def test_secret_rotation(make_store: StoreFactory, clock: FrozenClock) -> None:
     before = await make_store((OLD_SECRET,))
     during = await make_store((SECRET, OLD_SECRET))
     after = await make_store((SECRET,))
@@ -81,7 +82,7 @@ async def test_secret_rotation(make_store: StoreFactory, clock: Clock) -> None:
     assert await before.load(new_jar) is None
 
 
-async def test_idle_timeout(make_store: StoreFactory, clock: Clock) -> None:
+async def test_idle_timeout(make_store: StoreFactory, clock: FrozenClock) -> None:
     store = await make_store(idle_timeout=IDLE, absolute_timeout=ABSOLUTE)
     jar = Jar().apply(await store.save(make_session(clock()), {}))
     clock.advance(IDLE)
@@ -90,7 +91,9 @@ async def test_idle_timeout(make_store: StoreFactory, clock: Clock) -> None:
     assert await store.load(jar) is None
 
 
-async def test_activity_extends_the_idle_timeout(make_store: StoreFactory, clock: Clock) -> None:
+async def test_activity_extends_the_idle_timeout(
+    make_store: StoreFactory, clock: FrozenClock
+) -> None:
     store = await make_store(idle_timeout=IDLE, absolute_timeout=ABSOLUTE)
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -101,7 +104,9 @@ async def test_activity_extends_the_idle_timeout(make_store: StoreFactory, clock
     assert await store.load(jar) == touched
 
 
-async def test_absolute_timeout_despite_activity(make_store: StoreFactory, clock: Clock) -> None:
+async def test_absolute_timeout_despite_activity(
+    make_store: StoreFactory, clock: FrozenClock
+) -> None:
     store = await make_store(idle_timeout=IDLE, absolute_timeout=ABSOLUTE)
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -116,7 +121,7 @@ async def test_absolute_timeout_despite_activity(make_store: StoreFactory, clock
 
 
 async def test_refresh_token_lifetime_ends_the_session(
-    store: SessionStore, clock: Clock
+    store: SessionStore, clock: FrozenClock
 ) -> None:
     session = make_session(clock(), refresh_expires_at=clock() + 600)
     jar = Jar().apply(await store.save(session, {}))
@@ -127,7 +132,7 @@ async def test_refresh_token_lifetime_ends_the_session(
 
 
 async def test_timeouts_come_from_the_stored_data_not_the_cookie(
-    store: SessionStore, clock: Clock
+    store: SessionStore, clock: FrozenClock
 ) -> None:
     # A session whose data says it was last seen long ago is dead even in a fresh cookie.
     session = make_session(clock()).evolve(last_seen=clock() - IDLE - 1)
@@ -135,7 +140,9 @@ async def test_timeouts_come_from_the_stored_data_not_the_cookie(
     assert await store.load(jar) is None
 
 
-async def test_clear_ends_the_session(store: SessionStore, clock: Clock, store_kind: str) -> None:
+async def test_clear_ends_the_session(
+    store: SessionStore, clock: FrozenClock, store_kind: str
+) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
     stolen = dict(jar)
@@ -153,7 +160,7 @@ async def test_clear_without_a_session(store: SessionStore) -> None:
 
 
 async def test_new_session_id_is_a_new_key(
-    store: SessionStore, clock: Clock, store_kind: str
+    store: SessionStore, clock: FrozenClock, store_kind: str
 ) -> None:
     first = make_session(clock())
     jar = Jar().apply(await store.save(first, {}))
@@ -166,7 +173,9 @@ async def test_new_session_id_is_a_new_key(
         assert await store.load(planted) is None, "the previous session is deleted"
 
 
-async def test_saving_the_same_session_keeps_its_key(store: SessionStore, clock: Clock) -> None:
+async def test_saving_the_same_session_keeps_its_key(
+    store: SessionStore, clock: FrozenClock
+) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
     clock.advance(60)
@@ -175,7 +184,7 @@ async def test_saving_the_same_session_keeps_its_key(store: SessionStore, clock:
     assert await store.load(jar) == touched
 
 
-async def test_sessions_of_two_users_stay_apart(store: SessionStore, clock: Clock) -> None:
+async def test_sessions_of_two_users_stay_apart(store: SessionStore, clock: FrozenClock) -> None:
     alice, bob = make_session(clock()), make_session(clock())
     alice_jar = Jar().apply(await store.save(alice, {}))
     bob_jar = Jar().apply(await store.save(bob, {}))
@@ -185,7 +194,7 @@ async def test_sessions_of_two_users_stay_apart(store: SessionStore, clock: Cloc
 
 @pytest.mark.parametrize("operation", ["save", "clear"])
 async def test_cookie_flags_when_secure(
-    store: SessionStore, clock: Clock, operation: str
+    store: SessionStore, clock: FrozenClock, operation: str
 ) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -202,7 +211,7 @@ async def test_cookie_flags_when_secure(
 
 
 async def test_cookie_flags_for_plain_http_development(
-    make_store: StoreFactory, clock: Clock
+    make_store: StoreFactory, clock: FrozenClock
 ) -> None:
     store = await make_store(secure=False)
     for header in await store.save(make_session(clock()), {}):
@@ -214,7 +223,9 @@ async def test_cookie_flags_for_plain_http_development(
         assert attrs["path"] == "/"
 
 
-async def test_secure_and_plain_cookies_do_not_mix(make_store: StoreFactory, clock: Clock) -> None:
+async def test_secure_and_plain_cookies_do_not_mix(
+    make_store: StoreFactory, clock: FrozenClock
+) -> None:
     secure, plain = await make_store(secure=True), await make_store(secure=False)
     jar = Jar().apply(await secure.save(make_session(clock()), {}))
     renamed = {name.removeprefix("__Host-"): value for name, value in jar.items()}
@@ -223,7 +234,7 @@ async def test_secure_and_plain_cookies_do_not_mix(make_store: StoreFactory, clo
 
 @pytest.mark.parametrize("groups", [0, 10, 50])
 async def test_every_cookie_stays_under_4096_bytes(
-    store: SessionStore, clock: Clock, groups: int
+    store: SessionStore, clock: FrozenClock, groups: int
 ) -> None:
     for header in await store.save(make_session(clock(), groups=groups), {}):
         assert len(header.encode()) < 4096
@@ -231,7 +242,7 @@ async def test_every_cookie_stays_under_4096_bytes(
         assert len(f"{name}={value}".encode()) < 4000
 
 
-async def test_tokens_are_not_readable_in_cookies(store: SessionStore, clock: Clock) -> None:
+async def test_tokens_are_not_readable_in_cookies(store: SessionStore, clock: FrozenClock) -> None:
     session = make_session(clock())
     headers = "\n".join(await store.save(session, {}))
     for fragment in token_fragments(session):
@@ -239,7 +250,7 @@ async def test_tokens_are_not_readable_in_cookies(store: SessionStore, clock: Cl
 
 
 async def test_nothing_secret_in_logs_or_reprs(
-    store: SessionStore, clock: Clock, caplog: pytest.LogCaptureFixture
+    store: SessionStore, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     session = make_session(clock())

@@ -19,9 +19,10 @@ from cognito_middleware.sessions import (
 from cognito_middleware.sessions import cookie as cookie_module
 from cognito_middleware.sessions.codec import decode_session, encode_session
 from cognito_middleware.sessions.cookie import MAX_CHUNKS
+from cognito_middleware.testing import FrozenClock
 
 from .conftest import SECRET
-from .helpers import Clock, Jar, make_session, parse_set_cookie, token_fragments
+from .helpers import Jar, make_session, parse_set_cookie, token_fragments
 
 NAME = "__Host-cognito_session"
 
@@ -31,7 +32,7 @@ def chunk(i: int) -> str:
 
 
 @pytest.fixture
-def store(clock: Clock) -> CookieSessionStore:
+def store(clock: FrozenClock) -> CookieSessionStore:
     return CookieSessionStore(SECRET, clock=clock)
 
 
@@ -42,7 +43,7 @@ async def saved(
     return jar.apply(await store.save(session, jar))
 
 
-async def multi_chunk(store: CookieSessionStore, clock: Clock, seed: int = 1) -> tuple[
+async def multi_chunk(store: CookieSessionStore, clock: FrozenClock, seed: int = 1) -> tuple[
     SessionData, Jar
 ]:
     session = make_session(clock(), groups=50, seed=seed)
@@ -53,7 +54,7 @@ async def multi_chunk(store: CookieSessionStore, clock: Clock, seed: int = 1) ->
 
 @pytest.mark.parametrize(("groups", "chunks"), [(0, 1), (1, 1), (10, 2), (50, 2)])
 async def test_chunk_counts_for_real_token_sizes(
-    store: CookieSessionStore, clock: Clock, groups: int, chunks: int
+    store: CookieSessionStore, clock: FrozenClock, groups: int, chunks: int
 ) -> None:
     session = make_session(clock(), groups=groups, seed=groups)
     headers = await store.save(session, {})
@@ -61,12 +62,12 @@ async def test_chunk_counts_for_real_token_sizes(
     assert await store.load(Jar().apply(headers)) == session
 
 
-async def test_first_chunk_carries_the_count(store: CookieSessionStore, clock: Clock) -> None:
+async def test_first_chunk_carries_the_count(store: CookieSessionStore, clock: FrozenClock) -> None:
     _, jar = await multi_chunk(store, clock)
     assert jar[chunk(0)].startswith(f"{len(jar)}.")
 
 
-async def test_opens_in_a_fresh_store(store: CookieSessionStore, clock: Clock) -> None:
+async def test_opens_in_a_fresh_store(store: CookieSessionStore, clock: FrozenClock) -> None:
     session, jar = await multi_chunk(store, clock)
     assert await CookieSessionStore(SECRET, clock=clock).load(jar) == session
 
@@ -74,7 +75,7 @@ async def test_opens_in_a_fresh_store(store: CookieSessionStore, clock: Clock) -
 @pytest.mark.parametrize("index", [0, 1])
 @pytest.mark.parametrize("position", [3, -1, 1000])
 async def test_a_tampered_chunk_is_anonymous(
-    store: CookieSessionStore, clock: Clock, index: int, position: int
+    store: CookieSessionStore, clock: FrozenClock, index: int, position: int
 ) -> None:
     _, jar = await multi_chunk(store, clock)
     value = list(jar[chunk(index)])
@@ -83,20 +84,22 @@ async def test_a_tampered_chunk_is_anonymous(
     assert await CookieSessionStore(SECRET, clock=clock).load(jar) is None
 
 
-async def test_a_missing_chunk_is_anonymous(store: CookieSessionStore, clock: Clock) -> None:
+async def test_a_missing_chunk_is_anonymous(store: CookieSessionStore, clock: FrozenClock) -> None:
     _, jar = await multi_chunk(store, clock)
     del jar[chunk(len(jar) - 1)]
     assert await store.load(jar) is None
 
 
-async def test_a_truncated_chunk_is_anonymous(store: CookieSessionStore, clock: Clock) -> None:
+async def test_a_truncated_chunk_is_anonymous(
+    store: CookieSessionStore, clock: FrozenClock
+) -> None:
     _, jar = await multi_chunk(store, clock)
     last = chunk(len(jar) - 1)
     jar[last] = jar[last][:-4]
     assert await store.load(jar) is None
 
 
-async def test_a_wrong_count_is_anonymous(store: CookieSessionStore, clock: Clock) -> None:
+async def test_a_wrong_count_is_anonymous(store: CookieSessionStore, clock: FrozenClock) -> None:
     _, jar = await multi_chunk(store, clock)
     count, _, body = jar[chunk(0)].partition(".")
     one = dict(jar)
@@ -109,7 +112,7 @@ async def test_a_wrong_count_is_anonymous(store: CookieSessionStore, clock: Cloc
 
 
 async def test_the_count_is_authenticated_not_just_the_bytes(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     # Move the second chunk's bytes into the first: same concatenation, other count.
     _, jar = await multi_chunk(store, clock)
@@ -119,7 +122,9 @@ async def test_the_count_is_authenticated_not_just_the_bytes(
     assert await CookieSessionStore(SECRET, clock=clock).load(merged) is None
 
 
-async def test_reordered_chunks_are_anonymous(store: CookieSessionStore, clock: Clock) -> None:
+async def test_reordered_chunks_are_anonymous(
+    store: CookieSessionStore, clock: FrozenClock
+) -> None:
     _, jar = await multi_chunk(store, clock)
     count, _, body0 = jar[chunk(0)].partition(".")
     body1 = jar[chunk(1)]
@@ -128,7 +133,7 @@ async def test_reordered_chunks_are_anonymous(store: CookieSessionStore, clock: 
 
 
 async def test_chunks_swapped_between_users_are_anonymous(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     alice, alice_jar = await multi_chunk(store, clock, seed=1)
     bob, bob_jar = await multi_chunk(store, clock, seed=2)
@@ -141,7 +146,7 @@ async def test_chunks_swapped_between_users_are_anonymous(
 
 
 async def test_a_stale_chunk_from_an_older_session_is_anonymous(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     session, jar = await multi_chunk(store, clock)
     old_second = jar[chunk(1)]
@@ -152,7 +157,7 @@ async def test_a_stale_chunk_from_an_older_session_is_anonymous(
 
 
 async def test_a_leftover_chunk_beyond_the_count_is_ignored_and_expired(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     _, jar = await multi_chunk(store, clock)
     small = make_session(clock(), groups=0)
@@ -167,7 +172,7 @@ async def test_a_leftover_chunk_beyond_the_count_is_ignored_and_expired(
     assert await store.load(jar) == small
 
 
-async def test_clear_expires_every_chunk(store: CookieSessionStore, clock: Clock) -> None:
+async def test_clear_expires_every_chunk(store: CookieSessionStore, clock: FrozenClock) -> None:
     _, jar = await multi_chunk(store, clock)
     jar[chunk(4)] = "leftover"
     jar["unrelated"] = "kept"
@@ -178,7 +183,7 @@ async def test_clear_expires_every_chunk(store: CookieSessionStore, clock: Clock
     assert Jar(jar).apply(headers) == {"unrelated": "kept"}
 
 
-async def test_cookie_name_is_bound_to_the_seal(clock: Clock) -> None:
+async def test_cookie_name_is_bound_to_the_seal(clock: FrozenClock) -> None:
     one = CookieSessionStore(SECRET, cookie=CookieSettings(name="one"), clock=clock)
     two = CookieSessionStore(SECRET, cookie=CookieSettings(name="two"), clock=clock)
     jar = Jar().apply(await one.save(make_session(clock()), {}))
@@ -187,7 +192,7 @@ async def test_cookie_name_is_bound_to_the_seal(clock: Clock) -> None:
 
 
 async def test_values_sealed_for_another_purpose_do_not_open(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     session = make_session(clock(), groups=0)
     other = Sealer((Secret(SECRET),), "login-transaction")
@@ -196,7 +201,7 @@ async def test_values_sealed_for_another_purpose_do_not_open(
 
 
 async def test_content_is_encrypted_not_just_signed(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     session = make_session(clock(), groups=10)
     jar = await saved(store, session)
@@ -209,7 +214,7 @@ async def test_content_is_encrypted_not_just_signed(
 
 
 async def test_random_mutations_never_raise_nor_yield_another_session(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     _, alice_jar = await multi_chunk(store, clock, seed=1)
     _, bob_jar = await multi_chunk(store, clock, seed=2)
@@ -235,7 +240,7 @@ async def test_random_mutations_never_raise_nor_yield_another_session(
 
 
 async def test_too_large_a_session_is_refused_at_save(
-    store: CookieSessionStore, clock: Clock
+    store: CookieSessionStore, clock: FrozenClock
 ) -> None:
     rng = random.Random(3)
     huge = make_session(clock()).evolve(extra={"blob": rng.randbytes(16_000).hex()})
@@ -255,7 +260,7 @@ async def test_count_above_the_maximum_is_anonymous(store: CookieSessionStore) -
 
 
 async def test_unchanged_cookie_is_decoded_once(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = CookieSessionStore(SECRET, clock=clock)
     reader = CookieSessionStore(SECRET, clock=clock)
@@ -274,7 +279,7 @@ async def test_unchanged_cookie_is_decoded_once(
     assert len(calls) == 1
 
 
-async def test_saved_value_is_memoised(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_saved_value_is_memoised(clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
     store = CookieSessionStore(SECRET, clock=clock)
     jar = await saved(store, make_session(clock()))
 
@@ -285,14 +290,14 @@ async def test_saved_value_is_memoised(clock: Clock, monkeypatch: pytest.MonkeyP
     assert await store.load(jar) is not None
 
 
-async def test_memo_still_checks_timeouts(store: CookieSessionStore, clock: Clock) -> None:
+async def test_memo_still_checks_timeouts(store: CookieSessionStore, clock: FrozenClock) -> None:
     jar = await saved(store, make_session(clock()))
     assert await store.load(jar) is not None
     clock.advance(8 * 3600 + 1)
     assert await store.load(jar) is None
 
 
-async def test_memo_is_bounded(clock: Clock) -> None:
+async def test_memo_is_bounded(clock: FrozenClock) -> None:
     store = CookieSessionStore(SECRET, clock=clock, cache_size=3)
     jars = [await saved(store, make_session(clock(), groups=0)) for _ in range(10)]
     assert len(store._opened) == 3
@@ -303,7 +308,7 @@ async def test_memo_is_bounded(clock: Clock) -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 async def test_only_the_exact_issued_text_opens(
-    store: CookieSessionStore, clock: Clock, seed: int
+    store: CookieSessionStore, clock: FrozenClock, seed: int
 ) -> None:
     # Every possible last character: only the issued one opens, whatever the length mod 4.
     session = make_session(clock(), groups=seed, seed=seed)
@@ -318,7 +323,9 @@ async def test_only_the_exact_issued_text_opens(
     assert opened == [jar[last][-1]]
 
 
-async def test_memo_does_not_open_tampered_values(store: CookieSessionStore, clock: Clock) -> None:
+async def test_memo_does_not_open_tampered_values(
+    store: CookieSessionStore, clock: FrozenClock
+) -> None:
     session, jar = await multi_chunk(store, clock)
     assert await store.load(jar) == session
     tampered = dict(jar)
@@ -359,13 +366,13 @@ def test_bad_timeouts_are_refused() -> None:
         CookieSessionStore(SECRET, absolute_timeout=-1)
 
 
-async def test_max_age_when_configured(clock: Clock) -> None:
+async def test_max_age_when_configured(clock: FrozenClock) -> None:
     store = CookieSessionStore(SECRET, cookie=CookieSettings(max_age=3600), clock=clock)
     for header in await store.save(make_session(clock()), {}):
         assert parse_set_cookie(header)[2]["max-age"] == "3600"
 
 
-async def test_session_cookie_by_default(store: CookieSessionStore, clock: Clock) -> None:
+async def test_session_cookie_by_default(store: CookieSessionStore, clock: FrozenClock) -> None:
     for header in await store.save(make_session(clock()), {}):
         attrs = parse_set_cookie(header)[2]
         assert "max-age" not in attrs
@@ -374,7 +381,7 @@ async def test_session_cookie_by_default(store: CookieSessionStore, clock: Clock
 
 @pytest.mark.parametrize("error", [-2000, 2000])
 async def test_a_wrong_size_prediction_is_corrected(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch, error: int
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch, error: int
 ) -> None:
     monkeypatch.setattr(cookie_module, "_NONCE_AND_TAG", 28 + error)
     store = CookieSessionStore(SECRET, clock=clock)

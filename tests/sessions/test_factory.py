@@ -15,9 +15,10 @@ from cognito_middleware.sessions import (
     SessionStore,
     build_session_store,
 )
+from cognito_middleware.testing import FrozenClock
 
 from .conftest import OLD_SECRET, SECRET
-from .helpers import Clock, Jar, make_session, parse_set_cookie
+from .helpers import NOW, Jar, make_session, parse_set_cookie
 
 
 def config(**changes: object) -> CognitoConfig:
@@ -57,7 +58,7 @@ def test_redis_store_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("kind", ["cookie", "memory"])
 async def test_settings_come_from_the_config(kind: str) -> None:
-    clock = Clock()
+    clock = FrozenClock(NOW)
     store = build_session_store(
         config(session_store=kind, cookie_name="app_session", idle_timeout=60), clock=clock
     )
@@ -70,7 +71,7 @@ async def test_settings_come_from_the_config(kind: str) -> None:
 
 
 async def test_the_first_secret_seals_and_all_open() -> None:
-    clock = Clock()
+    clock = FrozenClock(NOW)
     rotated = build_session_store(config(), clock=clock)
     old_only = build_session_store(config(session_secret=OLD_SECRET), clock=clock)
     new_only = build_session_store(config(session_secret=SECRET), clock=clock)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from cognito_middleware.sessions import MemorySessionStore
+from cognito_middleware.testing import FrozenClock
 
 from .conftest import SECRET
-from .helpers import Clock, Jar, make_session
+from .helpers import Jar, make_session
 
 
-async def test_bounded_with_lru_eviction(clock: Clock) -> None:
+async def test_bounded_with_lru_eviction(clock: FrozenClock) -> None:
     store = MemorySessionStore(SECRET, clock=clock, max_entries=3)
     sessions = [make_session(clock(), groups=0) for _ in range(4)]
     jars = [Jar().apply(await store.save(s, {})) for s in sessions[:3]]
@@ -22,7 +23,7 @@ async def test_bounded_with_lru_eviction(clock: Clock) -> None:
         assert await store.load(jars[i]) == sessions[i]
 
 
-async def test_expired_entries_are_dropped_on_load(clock: Clock) -> None:
+async def test_expired_entries_are_dropped_on_load(clock: FrozenClock) -> None:
     store = MemorySessionStore(SECRET, clock=clock, idle_timeout=60)
     jar = Jar().apply(await store.save(make_session(clock()), {}))
     clock.advance(61)
@@ -30,7 +31,7 @@ async def test_expired_entries_are_dropped_on_load(clock: Clock) -> None:
     assert store.size == 0
 
 
-async def test_a_callers_dict_cannot_change_the_stored_session(clock: Clock) -> None:
+async def test_a_callers_dict_cannot_change_the_stored_session(clock: FrozenClock) -> None:
     store = MemorySessionStore(SECRET, clock=clock)
     extra = {"provider": "AzureAD"}
     session = make_session(clock(), extra=extra)
@@ -41,7 +42,7 @@ async def test_a_callers_dict_cannot_change_the_stored_session(clock: Clock) -> 
     assert loaded.extra == {"provider": "AzureAD"}
 
 
-async def test_cookie_carries_only_a_signed_id(clock: Clock) -> None:
+async def test_cookie_carries_only_a_signed_id(clock: FrozenClock) -> None:
     store = MemorySessionStore(SECRET, clock=clock)
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -57,13 +58,13 @@ async def test_cookie_carries_only_a_signed_id(clock: Clock) -> None:
 
 
 @pytest.mark.parametrize("session_id", ["short", "a" * 21, "has.dot" * 5, "x" * 129, "é" * 30])
-async def test_weak_session_ids_are_refused(clock: Clock, session_id: str) -> None:
+async def test_weak_session_ids_are_refused(clock: FrozenClock, session_id: str) -> None:
     store = MemorySessionStore(SECRET, clock=clock)
     with pytest.raises(ValueError, match="128 bits"):
         await store.save(make_session(clock(), session_id=session_id), {})
 
 
-async def test_leftover_cookie_store_chunks_are_expired(clock: Clock) -> None:
+async def test_leftover_cookie_store_chunks_are_expired(clock: FrozenClock) -> None:
     store = MemorySessionStore(SECRET, clock=clock)
     jar = Jar({"__Host-cognito_session-0": "1.x", "__Host-cognito_session-1": "y"})
     jar.apply(await store.save(make_session(clock()), jar))
@@ -75,7 +76,7 @@ def test_max_entries_must_be_positive() -> None:
         MemorySessionStore(SECRET, max_entries=0)
 
 
-async def test_an_entry_under_another_id_is_not_returned(clock: Clock) -> None:
+async def test_an_entry_under_another_id_is_not_returned(clock: FrozenClock) -> None:
     store = MemorySessionStore(SECRET, clock=clock)
     victim, attacker = make_session(clock()), make_session(clock())
     attacker_jar = Jar().apply(await store.save(attacker, {}))
@@ -84,7 +85,7 @@ async def test_an_entry_under_another_id_is_not_returned(clock: Clock) -> None:
 
 
 async def test_a_known_signature_is_not_verified_again(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = MemorySessionStore(SECRET, clock=clock)
     session = make_session(clock())

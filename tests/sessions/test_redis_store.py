@@ -12,9 +12,10 @@ from redis import asyncio as aioredis
 
 from cognito_middleware.exceptions import CognitoUnavailableError
 from cognito_middleware.sessions import RedisSessionStore, SessionStoreUnavailableError
+from cognito_middleware.testing import FrozenClock
 
 from .conftest import SECRET
-from .helpers import Clock, Jar, make_session, token_fragments
+from .helpers import Jar, make_session, token_fragments
 
 pytestmark = pytest.mark.redis
 
@@ -32,12 +33,12 @@ def prefix() -> str:
 
 
 @pytest.fixture
-def store(client: aioredis.Redis, clock: Clock, prefix: str) -> RedisSessionStore:
+def store(client: aioredis.Redis, clock: FrozenClock, prefix: str) -> RedisSessionStore:
     return RedisSessionStore(client, SECRET, clock=clock, key_prefix=prefix, idle_timeout=3600)
 
 
 async def test_entry_has_the_session_lifetime_as_ttl(
-    store: RedisSessionStore, client: aioredis.Redis, clock: Clock, prefix: str
+    store: RedisSessionStore, client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     session = make_session(clock())
     await store.save(session, {})
@@ -49,7 +50,7 @@ async def test_entry_has_the_session_lifetime_as_ttl(
 
 
 async def test_a_dead_session_is_not_written(
-    store: RedisSessionStore, client: aioredis.Redis, clock: Clock, prefix: str
+    store: RedisSessionStore, client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -58,7 +59,7 @@ async def test_a_dead_session_is_not_written(
 
 
 async def test_tokens_are_not_readable_at_rest(
-    store: RedisSessionStore, client: aioredis.Redis, clock: Clock, prefix: str
+    store: RedisSessionStore, client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     session = make_session(clock(), groups=10)
     await store.save(session, {})
@@ -71,7 +72,7 @@ async def test_tokens_are_not_readable_at_rest(
 
 
 async def test_an_entry_moved_to_another_key_does_not_open(
-    store: RedisSessionStore, client: aioredis.Redis, clock: Clock, prefix: str
+    store: RedisSessionStore, client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     victim, attacker = make_session(clock()), make_session(clock())
     await store.save(victim, {})
@@ -83,7 +84,7 @@ async def test_an_entry_moved_to_another_key_does_not_open(
 
 
 async def test_a_corrupt_entry_is_anonymous(
-    store: RedisSessionStore, client: aioredis.Redis, clock: Clock, prefix: str
+    store: RedisSessionStore, client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -93,7 +94,7 @@ async def test_a_corrupt_entry_is_anonymous(
 
 
 async def test_clear_deletes_the_entry(
-    store: RedisSessionStore, client: aioredis.Redis, clock: Clock, prefix: str
+    store: RedisSessionStore, client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -101,7 +102,7 @@ async def test_clear_deletes_the_entry(
     assert await client.exists(prefix + session.session_id) == 0
 
 
-async def test_from_url_owns_and_closes_its_client(redis_url: str, clock: Clock) -> None:
+async def test_from_url_owns_and_closes_its_client(redis_url: str, clock: FrozenClock) -> None:
     store = RedisSessionStore.from_url(redis_url, SECRET, clock=clock)
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))
@@ -111,7 +112,7 @@ async def test_from_url_owns_and_closes_its_client(redis_url: str, clock: Clock)
 
 
 async def test_an_injected_client_is_left_open(
-    client: aioredis.Redis, clock: Clock, prefix: str
+    client: aioredis.Redis, clock: FrozenClock, prefix: str
 ) -> None:
     store = RedisSessionStore(client, SECRET, clock=clock, key_prefix=prefix)
     await store.aclose()
@@ -126,7 +127,7 @@ def test_missing_redis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_an_unreachable_redis_is_a_clear_error(
-    store: RedisSessionStore, clock: Clock
+    store: RedisSessionStore, clock: FrozenClock
 ) -> None:
     session = make_session(clock())
     jar = Jar().apply(await store.save(session, {}))

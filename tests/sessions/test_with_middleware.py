@@ -12,16 +12,17 @@ from starlette.routing import Route
 from cognito_middleware.config import CognitoConfig
 from cognito_middleware.middleware import CognitoAuthMiddleware
 from cognito_middleware.sessions import SessionStore
+from cognito_middleware.testing import FrozenClock
 
 from .conftest import SECRET, StoreFactory
-from .helpers import Clock, Jar, make_session
+from .helpers import Jar, make_session
 
 
 async def whoami(request: Request) -> JSONResponse:
     return JSONResponse({"signed_in": request.user.is_authenticated})
 
 
-def app_with(store: SessionStore, clock: Clock) -> CognitoAuthMiddleware:
+def app_with(store: SessionStore, clock: FrozenClock) -> CognitoAuthMiddleware:
     config = CognitoConfig(
         user_pool_id="eu-west-1_AbCdEf123",
         client_id="4hqt9ikctmesulmh0hbqbs00ta",
@@ -61,7 +62,7 @@ def mangled(jar: dict[str, str]) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("groups", [1, 50])
 async def test_valid_mangled_and_absent_cookies(
-    make_store: StoreFactory, clock: Clock, groups: int
+    make_store: StoreFactory, clock: FrozenClock, groups: int
 ) -> None:
     store = await make_store()
     app = app_with(store, clock)

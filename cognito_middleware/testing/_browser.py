@@ -1,40 +1,13 @@
-"""pytest fixtures and helpers for testing apps against the local Cognito.
-
-Enable the fixtures in your ``conftest.py``::
-
-    pytest_plugins = ["cognito_middleware.testing"]
-
-    async def test_login(local_cognito):
-        async with httpx.AsyncClient(base_url=local_cognito.base_url) as client:
-            response = await sign_in(client, authorize_url, "alice", DEMO_PASSWORD)
-            assert "code=" in response.headers["location"]
-
-Fixtures: ``local_cognito`` (a demo-seeded emulator served on a free port, fresh for each
-test), ``local_cognito_app_url`` (the app URL registered on its demo clients).
-"""
+"""A browser's part in the hosted UI: reading the emulator's forms and signing in through them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import pytest
 
-from .local import LocalCognito, demo_seed
-from .local.keys import SigningKey
-from .local.seed import DEMO_PASSWORD
-
-__all__ = [
-    "DEMO_PASSWORD",
-    "HTMLForm",
-    "find_forms",
-    "local_cognito",
-    "local_cognito_app_url",
-    "local_cognito_signing_keys",
-    "sign_in",
-]
+__all__ = ["HTMLForm", "find_forms", "sign_in"]
 
 
 class HTMLForm:
@@ -101,26 +74,3 @@ async def sign_in(client: httpx.AsyncClient, url: str, username: str, password: 
         action = urljoin(str(response.url), signin.action)
         response = await client.post(action, data=data, follow_redirects=False)
     return response
-
-
-@pytest.fixture
-def local_cognito_app_url() -> str:
-    """The app URL the ``local_cognito`` fixture registers as callback and sign-out URL."""
-    return "http://127.0.0.1:8000"
-
-
-@pytest.fixture(scope="session")
-def local_cognito_signing_keys() -> tuple[SigningKey, SigningKey]:
-    """RSA keys generated once per test session and reused by every ``local_cognito``."""
-    return SigningKey.generate(), SigningKey.generate()
-
-
-@pytest.fixture
-def local_cognito(local_cognito_app_url: str,
-                  local_cognito_signing_keys: tuple[SigningKey, SigningKey],
-                  ) -> Iterator[LocalCognito]:
-    """A demo-seeded local Cognito served on a free port for the duration of one test."""
-    cognito = LocalCognito(demo_seed(app_url=local_cognito_app_url),
-                           signing_keys=local_cognito_signing_keys)
-    with cognito.serve():
-        yield cognito
