@@ -247,13 +247,16 @@ class LocalCognito:
                     nonce: str | None = None) -> dict[str, Any]:
         """Tokens for ``username`` as the token endpoint would issue them after a sign-in:
         ``id_token`` (when ``openid`` is among the scopes), ``access_token``,
-        ``refresh_token``, ``expires_in``, ``token_type``."""
+        ``refresh_token``, ``expires_in``, ``token_type``. A pre token generation trigger
+        runs as for a hosted-UI sign-in (its failure raises ``TriggerError``)."""
         user = self.pool.user(username)
         if user is None:
             raise KeyError(f"no user {username!r}")
         client = self.pool.clients[client_id or self.client_id]
         granted = self.pool.grant_scopes(client, None if scopes is None else " ".join(scopes))
-        return self.pool.issue(client=client, user=user, scopes=granted, nonce=nonce)
+        overrides = self.pool.token_overrides(client, user, granted, "TokenGeneration_HostedAuth")
+        return self.pool.issue(client=client, user=user, scopes=granted, nonce=nonce,
+                               overrides=overrides)
 
     def rotate_keys(self, keep_old: bool = True) -> None:
         """Sign with new keys (new ``kid`` values); the old ones stay in the JWKS until the next

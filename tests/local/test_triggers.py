@@ -462,3 +462,10 @@ def test_trigger_seed_is_plain_data() -> None:
         "pre_authentication": "json:loads", "pre_token_generation_version": "V2_0"}})
     assert seed.triggers == TriggerSeed(pre_authentication="json:loads",
                                         pre_token_generation_version="V2_0")
+
+
+def test_minted_tokens_go_through_the_trigger(local_cognito: LocalCognito) -> None:
+    local_cognito.triggers.set("pre_token_generation", answering(
+        {"claimsOverrideDetails": {"claimsToAddOrOverride": {"minted": "yes"}}}))
+    tokens = local_cognito.mint_tokens("bob", scopes=["openid"])
+    assert jwt_parts(tokens["id_token"])[1]["minted"] == "yes"
