@@ -38,6 +38,9 @@ class HostedUI:
         self.cognito = cognito
         self.pool = cognito.pool
         self._branding: dict[str, Branding] = {}
+        # Logo files are read once, at start, not on every page.
+        for client in self.pool.clients.values():
+            self.branding(client)
 
     def routes(self) -> list[Route]:
         return [

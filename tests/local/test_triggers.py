@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -469,3 +472,57 @@ def test_minted_tokens_go_through_the_trigger(local_cognito: LocalCognito) -> No
         {"claimsOverrideDetails": {"claimsToAddOrOverride": {"minted": "yes"}}}))
     tokens = local_cognito.mint_tokens("bob", scopes=["openid"])
     assert jwt_parts(tokens["id_token"])[1]["minted"] == "yes"
+
+
+HOOKS = '''
+def pre_authentication(event):
+    raise RuntimeError(f"{event['userName']} is on holiday")
+'''
+
+
+def _cli(tmp_path: Path, seed: dict[str, Any]) -> subprocess.Popen[str]:
+    """The command line with ``seed`` in a working directory of its own, importing this
+    checkout of the package."""
+    (tmp_path / "seed.json").write_text(json.dumps(seed), encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, "-m", "cognito_middleware.local", "--port", "0", "--seed", "seed.json"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+@pytest.fixture
+def cli_with_hooks(tmp_path: Path) -> Iterator[list[str]]:
+    """The command line serving a seed whose trigger is a module of the working directory;
+    yields the lines it printed."""
+    (tmp_path / "hooks.py").write_text(HOOKS, encoding="utf-8")
+    data = demo_seed().to_dict()
+    data["triggers"] = {"pre_authentication": "hooks:pre_authentication"}
+    with _cli(tmp_path, data) as process:
+        try:
+            assert process.stdout is not None
+            lines: list[str] = []
+            while not lines or not lines[-1].startswith("COGNITO_SESSION_SECRET"):
+                line = process.stdout.readline()
+                assert line, process.stderr.read() if process.stderr else ""
+                lines.append(line.strip())
+            yield lines
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+async def test_the_command_line_loads_triggers_from_the_seed(cli_with_hooks: list[str]) -> None:
+    assert "# Lambda triggers: pre_authentication" in cli_with_hooks
+    domain = next(v for v in cli_with_hooks if v.startswith("COGNITO_DOMAIN=")).split("=", 1)[1]
+    async with httpx.AsyncClient(base_url=domain) as client:
+        page = await sign_in(client, authorize_url(), "alice", DEMO_PASSWORD)
+    assert "PreAuthentication failed with error alice is on holiday." in page.text
+
+
+def test_the_command_line_refuses_an_unimportable_trigger(tmp_path: Path) -> None:
+    data = demo_seed().to_dict()
+    data["triggers"] = {"pre_sign_up": "no_such_hooks:pre_sign_up"}
+    with _cli(tmp_path, data) as process:
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert "cannot load seed: triggers.pre_sign_up: cannot import" in stderr
