@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import tinycss2
-
 __all__ = ["CUSTOMIZABLE_CLASSES", "LOGO_MAX_BYTES", "Branding", "load_logo", "sanitize_css"]
 
 LOGO_MAX_BYTES = 100 * 1024
@@ -78,6 +76,11 @@ def load_logo(value: str) -> tuple[bytes, str]:
 def sanitize_css(css: str) -> str:
     """Check ``css`` as Cognito does (only rules on the customizable classes) and return it
     re-serialised, safe to put inside a ``<style>`` element. Raises ``ValueError``."""
+    try:
+        import tinycss2
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise ImportError("hosted-UI CSS needs tinycss2: pip install "
+                          "'cognito-middleware[local]'") from None
     if len(css) > CSS_MAX_CHARS:
         raise ValueError(f"css: longer than {CSS_MAX_CHARS} characters")
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
