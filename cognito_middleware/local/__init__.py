@@ -18,6 +18,7 @@ from .faults import Faults
 from .identity import IssuedCredentials
 from .pool import User
 from .seed import (
+    BrandingSeed,
     ClientSeed,
     GroupSeed,
     IdentityPoolSeed,
@@ -28,11 +29,14 @@ from .seed import (
     RoleMappingSeed,
     Seed,
     SeedError,
+    TriggerSeed,
     UserSeed,
     demo_seed,
 )
+from .triggers import SignUpDecision, TokenOverrides, TriggerError, Triggers
 
 __all__ = [
+    "BrandingSeed",
     "ClientSeed",
     "Faults",
     "GroupSeed",
@@ -46,6 +50,11 @@ __all__ = [
     "RoleMappingSeed",
     "Seed",
     "SeedError",
+    "SignUpDecision",
+    "TokenOverrides",
+    "TriggerError",
+    "TriggerSeed",
+    "Triggers",
     "User",
     "UserSeed",
     "demo_seed",

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .app import LocalCognito
-from .seed import DEMO_PASSWORD, Seed, SeedError, demo_seed
+from .seed import DEMO_PASSWORD, TRIGGER_NAMES, Seed, SeedError, demo_seed
 from .server import bind, make_server
 
 
@@ -36,9 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    cognito = LocalCognito(seed, base_url=f"http://{host}:{port}")
+    try:
+        cognito = LocalCognito(seed, base_url=f"http://{host}:{port}")
+    except SeedError as exc:  # e.g. a trigger's module cannot be imported
+        sock.close()
+        print(f"error: cannot load seed: {exc}", file=sys.stderr)
+        return 2
     out = [f"# Local Cognito listening on {cognito.base_url}",
            f"# user pool {cognito.pool_id}, issuer {cognito.issuer}"]
+    triggers = [name for name in TRIGGER_NAMES if cognito.triggers.configured(name)]
+    if triggers:
+        out.append(f"# Lambda triggers: {', '.join(triggers)}")
     if not args.seed:
         out.append(f"# users: alice (admin, users), bob (users); password {DEMO_PASSWORD}")
         for provider in seed.providers:

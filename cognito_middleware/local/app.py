@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .cors import CorsMiddleware
 from .faults import Faults
 from .federation import Federation
 from .hosted_ui import HostedUI
@@ -24,6 +25,7 @@ from .keys import SigningKey
 from .oauth import OAuthEndpoints, json_response
 from .pool import User, UserPool
 from .seed import GroupSeed, Seed, UserSeed, demo_seed
+from .triggers import Triggers
 
 __all__ = ["LocalCognito"]
 
@@ -109,7 +111,7 @@ class LocalCognito:
         self.oauth = OAuthEndpoints(self)
         routes = [*self.oauth.routes(), *HostedUI(self).routes(), *self.federation.routes(),
                   *self.identity.routes()]
-        self.app: ASGIApp = _CallsAndFaults(Starlette(routes=routes), self)
+        self.app: ASGIApp = CorsMiddleware(_CallsAndFaults(Starlette(routes=routes), self))
         """The ASGI app serving every endpoint."""
 
     # Identity of the emulated services ---------------------------------------------------
@@ -148,6 +150,11 @@ class LocalCognito:
         """The identity pool id, ``None`` when the seed has no identity pool."""
         pool = self.seed.identity_pool
         return pool.identity_pool_id if pool else None
+
+    @property
+    def triggers(self) -> Triggers:
+        """The user pool's Lambda triggers: ``cognito.triggers.set("pre_authentication", fn)``."""
+        return self.pool.triggers
 
     @property
     def client_id(self) -> str:
@@ -240,13 +247,16 @@ class LocalCognito:
                     nonce: str | None = None) -> dict[str, Any]:
         """Tokens for ``username`` as the token endpoint would issue them after a sign-in:
         ``id_token`` (when ``openid`` is among the scopes), ``access_token``,
-        ``refresh_token``, ``expires_in``, ``token_type``."""
+        ``refresh_token``, ``expires_in``, ``token_type``. A pre token generation trigger
+        runs as for a hosted-UI sign-in (its failure raises ``TriggerError``)."""
         user = self.pool.user(username)
         if user is None:
             raise KeyError(f"no user {username!r}")
         client = self.pool.clients[client_id or self.client_id]
         granted = self.pool.grant_scopes(client, None if scopes is None else " ".join(scopes))
-        return self.pool.issue(client=client, user=user, scopes=granted, nonce=nonce)
+        overrides = self.pool.token_overrides(client, user, granted, "TokenGeneration_HostedAuth")
+        return self.pool.issue(client=client, user=user, scopes=granted, nonce=nonce,
+                               overrides=overrides)
 
     def rotate_keys(self, keep_old: bool = True) -> None:
         """Sign with new keys (new ``kid`` values); the old ones stay in the JWKS until the next

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -29,6 +30,7 @@ from .oauth import AuthorizeRequest, complete_sign_in, parse_authorize
 from .pages import auto_post_page, error_page, login_page
 from .pool import Group, User
 from .seed import IdpUserSeed, ProviderSeed
+from .triggers import TriggerError
 
 if TYPE_CHECKING:
     from .app import LocalCognito
@@ -200,8 +202,8 @@ class Federation:
         if assertion.get("provider") != provider.name or assertion["id"] in self._used_assertions:
             return req.error("server_error", _BAD_SIGNATURE)
         self._used_assertions.add(assertion["id"])
-        return self._finish(req, provider, assertion["name_id"], assertion["attributes"],
-                            include_state=not idp_initiated)
+        return await run_in_threadpool(self._finish, req, provider, assertion["name_id"],
+                                       assertion["attributes"], include_state=not idp_initiated)
 
     def _idp_initiated_allowed(self, req: AuthorizeRequest, provider: ProviderSeed) -> bool:
         if provider.type != "SAML" or not provider.idp_initiated:
@@ -229,7 +231,8 @@ class Federation:
         if entry is None or entry[0] != provider.name or entry[2] < time.time():
             return req.error("server_error", f"{provider.name} Error - 400 error getting token")
         user = entry[1]
-        return self._finish(req, provider, user.user_id, user.claims, include_state=True)
+        return await run_in_threadpool(self._finish, req, provider, user.user_id, user.claims,
+                                       include_state=True)
 
     def _finish(self, req: AuthorizeRequest, provider: ProviderSeed, user_id: str,
                 claims: dict[str, Any], *, include_state: bool) -> Response:
@@ -243,19 +246,38 @@ class Federation:
                 continue
             attributes[attribute] = (f"[{', '.join(map(str, value))}]"
                                      if isinstance(value, list) else str(value))
-        missing = [a for a in self.pool.required_attributes if not attributes.get(a)]
-        if missing:
-            detail = f"Invalid user attributes: {missing[0]}: The attribute is required"
+        def refused(detail: str) -> Response:
             if provider.type == "SAML":
                 return req.error("server_error", f"Invalid SAML response received: {detail}")
             return req.error("invalid_request", detail)
+
+        missing = [a for a in self.pool.required_attributes if not attributes.get(a)]
+        if missing:
+            return refused(f"Invalid user attributes: {missing[0]}: The attribute is required")
         if "email" in attributes:
             attributes.setdefault("email_verified", "false")
-        user = self._link(provider, user_id, attributes)
+        triggers, client_id = self.pool.triggers, req.client.client_id
+        username = f"{provider.name}_{user_id}".lower()
+        first = self.pool.user(username) is None
+        try:
+            if first:
+                decision = triggers.pre_sign_up(
+                    source="PreSignUp_ExternalProvider", client_id=client_id,
+                    username=username, user_attributes=attributes)
+                if decision.auto_verify_email and "email" in attributes:
+                    attributes["email_verified"] = "true"
+                if decision.auto_verify_phone and "phone_number" in attributes:
+                    attributes["phone_number_verified"] = "true"
+            user = self._link(provider, user_id, attributes)
+            if first:
+                triggers.post_confirmation(client_id=client_id, user=user)
+        except TriggerError as exc:
+            return refused(exc.message)
         session_id = self.pool.new_session(user.username)
         return complete_sign_in(self.cognito, req, user,
                                 auth_time=self.pool.sessions[session_id].auth_time,
-                                session_id=session_id, include_state=include_state)
+                                session_id=session_id, include_state=include_state,
+                                on_trigger_error=lambda exc: refused(exc.message))
 
     def _link(self, provider: ProviderSeed, user_id: str, attributes: dict[str, str]) -> User:
         """Create the federated user on first sign-in, refresh its mapped attributes after."""

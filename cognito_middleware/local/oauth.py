@@ -7,10 +7,12 @@ import binascii
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +21,7 @@ from .pages import error_page
 from .pool import User
 from .seed import ClientSeed, ProviderSeed
 from .tokens import b64url, decode_jwt
+from .triggers import TriggerError
 
 if TYPE_CHECKING:
     from .app import LocalCognito
@@ -128,13 +131,29 @@ def parse_authorize(cognito: LocalCognito, params: dict[str, str]) -> AuthorizeR
 
 def complete_sign_in(cognito: LocalCognito, req: AuthorizeRequest, user: User, *,
                      auth_time: int, session_id: str | None = None,
-                     include_state: bool = True) -> Response:
-    """Redirect back to the app with a code (or tokens for the implicit flow)."""
+                     include_state: bool = True,
+                     on_trigger_error: Callable[[TriggerError], Response] | None = None,
+                     ) -> Response:
+    """Redirect back to the app with a code (or tokens for the implicit flow).
+
+    The pre token generation trigger runs here (``TokenGeneration_HostedAuth``), as Cognito
+    runs it when the hosted UI signs the user in; its failure ends the new hosted-UI session
+    and is answered by ``on_trigger_error`` (default: an ``invalid_request`` redirect to the
+    app). Blocks while the trigger runs: call from a worker thread.
+    """
     pool = cognito.pool
     state = req.state if include_state else None
+    try:
+        overrides = pool.token_overrides(req.client, user, req.scopes,
+                                         "TokenGeneration_HostedAuth")
+    except TriggerError as exc:
+        pool.end_session(session_id)
+        if on_trigger_error is not None:
+            return on_trigger_error(exc)
+        return error_redirect(req.redirect_uri, "invalid_request", exc.message, state)
     if req.response_type == "token":
         body = pool.issue(client=req.client, user=user, scopes=req.scopes, nonce=req.nonce,
-                          auth_time=auth_time, with_refresh=False)
+                          auth_time=auth_time, with_refresh=False, overrides=overrides)
         fragment = [(k, str(v)) for k, v in body.items()]
         if state is not None:
             fragment.append(("state", state))
@@ -142,7 +161,8 @@ def complete_sign_in(cognito: LocalCognito, req: AuthorizeRequest, user: User, *
     else:
         code = pool.new_code(client_id=req.client.client_id, redirect_uri=req.redirect_uri,
                              username=user.username, scopes=req.scopes, nonce=req.nonce,
-                             code_challenge=req.code_challenge, auth_time=auth_time)
+                             code_challenge=req.code_challenge, auth_time=auth_time,
+                             overrides=overrides)
         params = [("code", code)] + ([("state", state)] if state is not None else [])
         response = RedirectResponse(_with_query(req.redirect_uri, params), status_code=302)
     if session_id is not None:
@@ -209,7 +229,8 @@ class OAuthEndpoints:
         if session is not None and req.prompt != "login":
             user = self.pool.user(session.username)
             assert user is not None
-            return complete_sign_in(self.cognito, req, user, auth_time=session.auth_time)
+            return await run_in_threadpool(complete_sign_in, self.cognito, req, user,
+                                           auth_time=session.auth_time)
         return RedirectResponse(f"/login?{request.url.query}", status_code=302)
 
     # /oauth2/token -------------------------------------------------------------------------
@@ -248,13 +269,13 @@ class OAuthEndpoints:
         grant = form.get("grant_type")
         if not grant:
             return oauth_error("invalid_request")
-        if grant == "authorization_code":
-            return self._code_grant(client, form)
-        if grant == "refresh_token":
-            return self._refresh_grant(client, form)
-        if grant == "client_credentials":
-            return self._client_credentials(client, form)
-        return oauth_error("unsupported_grant_type")
+        handler = {"authorization_code": self._code_grant,
+                   "refresh_token": self._refresh_grant,
+                   "client_credentials": self._client_credentials}.get(grant)
+        if handler is None:
+            return oauth_error("unsupported_grant_type")
+        # A grant may run a trigger, which may block or call the emulator back.
+        return await run_in_threadpool(handler, client, form)
 
     def _code_grant(self, client: ClientSeed, form: dict[str, str]) -> Response:
         if "code" not in client.allowed_oauth_flows:
@@ -280,7 +301,8 @@ class OAuthEndpoints:
         if user is None or not user.enabled:
             return oauth_error("invalid_grant")
         body = self.pool.issue(client=client, user=user, scopes=record.scopes,
-                               nonce=record.nonce, auth_time=record.auth_time)
+                               nonce=record.nonce, auth_time=record.auth_time,
+                               overrides=record.overrides)
         return json_response(body, headers=_NO_STORE)
 
     def _refresh_grant(self, client: ClientSeed, form: dict[str, str]) -> Response:
@@ -297,9 +319,15 @@ class OAuthEndpoints:
         user = self.pool.user(record.username)
         if user is None or not user.enabled:
             return oauth_error("invalid_grant")
+        try:
+            overrides = self.pool.token_overrides(client, user, record.scopes,
+                                                  "TokenGeneration_RefreshTokens")
+        except TriggerError as exc:
+            return oauth_error("invalid_request", description=exc.message)
         body = self.pool.issue(client=client, user=user, scopes=record.scopes,
                                auth_time=record.auth_time, origin_jti=record.origin_jti,
-                               with_refresh=client.refresh_token_rotation, at_login=False)
+                               with_refresh=client.refresh_token_rotation, at_login=False,
+                               overrides=overrides)
         return json_response(body, headers=_NO_STORE)
 
     def _client_credentials(self, client: ClientSeed, form: dict[str, str]) -> Response:
@@ -310,7 +338,10 @@ class OAuthEndpoints:
         scopes = custom if requested is None else [s for s in requested.split() if s in custom]
         if not scopes:
             return oauth_error("invalid_scope")
-        token = self.pool.client_credentials_token(client, tuple(scopes))
+        try:
+            token = self.pool.client_credentials_token(client, tuple(scopes))
+        except TriggerError as exc:
+            return oauth_error("invalid_request", description=exc.message)
         return json_response({"access_token": token, "expires_in": client.access_token_validity,
                               "token_type": "Bearer"}, headers=_NO_STORE)
 

@@ -19,31 +19,42 @@ button,a.idp{display:block;width:100%;box-sizing:border-box;margin-top:1.2rem;pa
 border:0;border-radius:3px;background:#ec7211;color:#fff;font-size:1rem;text-align:center;
 text-decoration:none;cursor:pointer} a.idp{background:#0073bb}
 p.error{color:#d13212;background:#fde8e4;padding:.5rem;border-radius:3px}
-p.note{color:#687078;font-size:.8rem}"""
+p.note{color:#687078;font-size:.8rem} .banner-customizable{text-align:center;margin-bottom:1rem}
+.logo-customizable{max-width:100%;max-height:6rem}"""
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _page(title: str, body: str, *, status: int = 200,
-          headers: Mapping[str, str] | None = None) -> HTMLResponse:
+          headers: Mapping[str, str] | None = None, css: str | None = None) -> HTMLResponse:
+    # ``css`` comes sanitised from the branding module (no "<" left in it).
+    custom = f'<style id="customizable-css">{css}</style>' if css else ""
     html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-            f"<body><main>{body}</main></body></html>")
+            f"<title>{escape(title)}</title><style>{_STYLE}</style>{custom}</head>"
+            f'<body><main class="background-customizable">{body}</main></body></html>')
     return HTMLResponse(html, status_code=status, headers={**_NO_STORE, **(headers or {})})
 
 
 def login_page(*, title: str, heading: str, action: str, error: str | None = None,
                show_form: bool = True, hidden: Mapping[str, str] | None = None,
                providers: Sequence[tuple[str, str]] = (), note: str = "",
-               username: str = "") -> HTMLResponse:
+               username: str = "", css: str | None = None,
+               logo_url: str | None = None) -> HTMLResponse:
     """A sign-in form posting ``username`` and ``password`` to ``action``; ``providers`` are
-    (label, URL) buttons for federated sign-in."""
-    parts = [f"<h1>{escape(heading)}</h1>"]
+    (label, URL) buttons for federated sign-in. The elements carry the classic hosted UI's
+    ``*-customizable`` classes that the branding ``css`` (already sanitised) styles."""
+    parts = []
+    if logo_url:
+        parts.append('<div class="banner-customizable"><img class="logo-customizable" '
+                     f'src="{escape(logo_url)}" alt="logo"></div>')
+    parts.append(f'<h1 class="textDescription-customizable">{escape(heading)}</h1>')
     if error:
-        parts.append(f'<p class="error" id="loginErrorMessage" role="alert">{escape(error)}</p>')
+        parts.append('<p class="error errorMessage-customizable" id="loginErrorMessage" '
+                     f'role="alert">{escape(error)}</p>')
     for label, url in providers:
-        parts.append(f'<a class="idp" href="{escape(url)}">{escape(label)}</a>')
+        parts.append(f'<a class="idp idpButton-customizable" href="{escape(url)}">'
+                     f"{escape(label)}</a>")
     if show_form:
         fields = "".join(
             f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
@@ -51,17 +62,18 @@ def login_page(*, title: str, heading: str, action: str, error: str | None = Non
         )
         parts.append(
             f'<form method="post" action="{escape(action)}" name="signin">{fields}'
-            '<label for="username">Username</label>'
+            '<label for="username" class="label-customizable">Username</label>'
             f'<input id="username" name="username" type="text" autocomplete="username" '
-            f'value="{escape(username)}" autofocus required>'
-            '<label for="password">Password</label>'
+            f'class="inputField-customizable" value="{escape(username)}" autofocus required>'
+            '<label for="password" class="label-customizable">Password</label>'
             '<input id="password" name="password" type="password" '
-            'autocomplete="current-password" required>'
-            '<button type="submit" name="signInSubmitButton">Sign in</button></form>'
+            'class="inputField-customizable" autocomplete="current-password" required>'
+            '<button type="submit" name="signInSubmitButton" '
+            'class="submitButton-customizable">Sign in</button></form>'
         )
     if note:
-        parts.append(f'<p class="note">{escape(note)}</p>')
-    return _page(title, "".join(parts))
+        parts.append(f'<p class="note legalText-customizable">{escape(note)}</p>')
+    return _page(title, "".join(parts), css=css)
 
 
 def error_page(error: str, description: str = "", *, status: int = 400) -> HTMLResponse:

@@ -13,6 +13,7 @@ from typing import Any
 from .keys import KeyRing, SigningKey
 from .seed import ClientSeed, GroupSeed, ProviderSeed, Seed, UserSeed
 from .tokens import at_hash, encode_jwt, new_refresh_token
+from .triggers import TokenOverrides, Triggers
 
 __all__ = ["AuthCode", "Group", "HostedSession", "RefreshRecord", "User", "UserPool"]
 
@@ -51,6 +52,7 @@ class AuthCode:
     auth_time: int
     expires_at: float
     used: bool = False
+    overrides: TokenOverrides | None = None
 
 
 @dataclass
@@ -95,6 +97,8 @@ class UserPool:
         self.refresh_tokens: dict[str, RefreshRecord] = {}
         self.revoked_origins: set[str] = set()
         self.sessions: dict[str, HostedSession] = {}
+        self.triggers = Triggers(seed.triggers, pool_id=seed.user_pool_id, region=seed.region)
+        """The Lambda triggers (see :mod:`cognito_middleware.local.triggers`)."""
         for group in seed.groups:
             self.add_group(group)
         for user in seed.users:
@@ -166,11 +170,12 @@ class UserPool:
 
     def new_code(self, *, client_id: str, redirect_uri: str, username: str,
                  scopes: tuple[str, ...], nonce: str | None, code_challenge: str | None,
-                 auth_time: int) -> str:
+                 auth_time: int, overrides: TokenOverrides | None = None) -> str:
         code = str(uuid.uuid4())
         with self.lock:
             self.codes[code] = AuthCode(client_id, redirect_uri, username, scopes, nonce,
-                                        code_challenge, auth_time, self.now() + CODE_LIFETIME)
+                                        code_challenge, auth_time, self.now() + CODE_LIFETIME,
+                                        overrides=overrides)
         return code
 
     def new_session(self, username: str) -> str:
@@ -202,11 +207,22 @@ class UserPool:
 
     # Tokens ------------------------------------------------------------------------------
 
+    def token_overrides(self, client: ClientSeed, user: User, scopes: tuple[str, ...],
+                        source: str) -> TokenOverrides | None:
+        """Run the pre token generation trigger for ``user`` (``source`` is its
+        ``triggerSource``); raises ``TriggerError`` when it fails."""
+        groups = self.user_groups(user)
+        return self.triggers.pre_token_generation(
+            source=source, client_id=client.client_id, user=user,
+            groups=[g.name for g in groups], roles=[g.role_arn for g in groups if g.role_arn],
+            preferred_role=self.preferred_role(groups), scopes=scopes)
+
     def issue(self, *, client: ClientSeed, user: User, scopes: tuple[str, ...],
               nonce: str | None = None, auth_time: int | None = None,
               origin_jti: str | None = None, with_refresh: bool = True,
-              at_login: bool = True) -> dict[str, Any]:
-        """The body of a token response for ``user`` (code exchange, refresh or mint)."""
+              at_login: bool = True, overrides: TokenOverrides | None = None) -> dict[str, Any]:
+        """The body of a token response for ``user`` (code exchange, refresh or mint), with
+        the changes of a pre token generation trigger (``overrides``) applied."""
         now = int(self.now())
         auth_time = now if auth_time is None else auth_time
         origin_jti = origin_jti or str(uuid.uuid4())
@@ -223,14 +239,16 @@ class UserPool:
             "exp": now + client.access_token_validity, "iat": now,
             "jti": str(uuid.uuid4()), "username": user.username,
         })
+        if overrides is not None:
+            access = overrides.apply_access(access)
         access_token = encode_jwt(access, self.keys.access_key)
         body: dict[str, Any] = {"access_token": access_token}
         if "openid" in scopes:
-            body["id_token"] = encode_jwt(
-                self._id_claims(client, user, groups, nonce, auth_time, origin_jti, event_id,
-                                access_token if at_login else None, now),
-                self.keys.id_key,
-            )
+            claims = self._id_claims(client, user, groups, nonce, auth_time, origin_jti,
+                                     event_id, access_token if at_login else None, now)
+            if overrides is not None:
+                claims = overrides.apply_id(claims)
+            body["id_token"] = encode_jwt(claims, self.keys.id_key)
         if with_refresh:
             body["refresh_token"] = self.new_refresh(client, user, scopes, origin_jti, auth_time)
         body["token_type"] = "Bearer"  # noqa: S105
@@ -280,12 +298,20 @@ class UserPool:
         return token
 
     def client_credentials_token(self, client: ClientSeed, scopes: tuple[str, ...]) -> str:
+        """An M2M access token; a V3 pre token generation trigger
+        (``TokenGeneration_ClientCredentials``) may change it (raises ``TriggerError``)."""
         now = int(self.now())
-        return encode_jwt({
+        claims: dict[str, Any] = {
             "sub": client.client_id, "token_use": "access", "scope": " ".join(scopes),
             "auth_time": now, "iss": self._issuer(), "exp": now + client.access_token_validity,
             "iat": now, "version": 2, "jti": str(uuid.uuid4()), "client_id": client.client_id,
-        }, self.keys.access_key)
+        }
+        overrides = self.triggers.pre_token_generation(
+            source="TokenGeneration_ClientCredentials", client_id=client.client_id, user=None,
+            groups=[], roles=[], preferred_role=None, scopes=scopes)
+        if overrides is not None:
+            claims = overrides.apply_access(claims)
+        return encode_jwt(claims, self.keys.access_key)
 
     def refresh_usable(self, record: RefreshRecord, client: ClientSeed) -> bool:
         now = self.now()

@@ -13,10 +13,11 @@ import dataclasses
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 __all__ = [
     "DEMO_CLIENT_ID",
@@ -29,6 +30,8 @@ __all__ = [
     "DEMO_PUBLIC_CLIENT_ID",
     "DEMO_SERVICE_CLIENT_ID",
     "DEMO_SERVICE_CLIENT_SECRET",
+    "TRIGGER_NAMES",
+    "BrandingSeed",
     "ClientSeed",
     "GroupSeed",
     "IdentityPoolSeed",
@@ -39,6 +42,8 @@ __all__ = [
     "RoleMappingSeed",
     "Seed",
     "SeedError",
+    "TriggerSeed",
+    "TriggerTarget",
     "UserSeed",
     "demo_seed",
 ]
@@ -50,6 +55,43 @@ STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.us
 
 class SeedError(ValueError):
     """The seed is not valid; the message names the offending entry."""
+
+
+TriggerTarget = str | list[str] | Callable[..., Any]
+"""A Lambda trigger: ``"package.module:function"``, a loopback ``http(s)://`` URL, a command
+(argv list) or, from Python, a callable."""
+
+TRIGGER_NAMES = ("pre_sign_up", "post_confirmation", "pre_authentication",
+                 "post_authentication", "pre_token_generation")
+_DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(kw_only=True)
+class TriggerSeed:
+    """The user pool's Lambda triggers (``LambdaConfig``). Each is a :data:`TriggerTarget`
+    receiving Cognito's event and answering it (see :mod:`cognito_middleware.local.triggers`).
+    """
+
+    pre_sign_up: TriggerTarget | None = None
+    post_confirmation: TriggerTarget | None = None
+    pre_authentication: TriggerTarget | None = None
+    post_authentication: TriggerTarget | None = None
+    pre_token_generation: TriggerTarget | None = None
+    pre_token_generation_version: Literal["V1_0", "V2_0", "V3_0"] = "V1_0"  # noqa: S105
+    """``PreTokenGenerationConfig.LambdaVersion``: V1 ID token only, V2 also the access
+    token, V3 also client-credentials (M2M) tokens."""
+    timeout: float = 5.0
+    """Seconds a command or URL trigger may take (Cognito waits 5 s for a Lambda)."""
+
+
+@dataclass(kw_only=True)
+class BrandingSeed:
+    """Classic hosted-UI customization: ``logo`` (a PNG/JPEG file path or ``data:`` URL, at
+    most 100 KB) and ``css`` (rules on the ``*-customizable`` classes only)."""
+
+    logo: str | None = None
+    css: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -98,6 +140,8 @@ class ClientSeed:
     rotation_grace_seconds: int = 0
     """How long a rotated-out refresh token stays usable (0-60 s, as in Cognito)."""
     enable_token_revocation: bool = True
+    branding: BrandingSeed | None = None
+    """This client's hosted-UI branding; overrides the pool's :attr:`Seed.branding`."""
 
 
 @dataclass(kw_only=True)
@@ -188,6 +232,9 @@ class Seed:
     identity_pool: IdentityPoolSeed | None = None
     required_attributes: list[str] = field(default_factory=lambda: ["email"])
     """Attributes every user must have; a federated sign-in missing one fails."""
+    triggers: TriggerSeed | None = None
+    branding: BrandingSeed | None = None
+    """Pool-wide hosted-UI branding (Cognito's ``ALL`` client); a client's own replaces it."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -222,6 +269,11 @@ class Seed:
         if pool is not None and not _IDENTITY_POOL_ID.match(pool.identity_pool_id):
             raise SeedError(f"identity_pool_id {pool.identity_pool_id!r} is not like "
                             "'eu-west-1:<uuid>'")
+        if self.triggers is not None:
+            _validate_triggers(self.triggers)
+        _validate_branding(self.branding, "branding")
+        for client in self.clients:
+            _validate_branding(client.branding, f"client {client.client_id!r}: branding")
 
     # Loading -------------------------------------------------------------------------------
 
@@ -244,6 +296,42 @@ class Seed:
         return dataclasses.asdict(self)
 
 
+def _validate_triggers(triggers: TriggerSeed) -> None:
+    if triggers.pre_token_generation_version not in ("V1_0", "V2_0", "V3_0"):
+        raise SeedError("triggers.pre_token_generation_version must be V1_0, V2_0 or V3_0")
+    if not 0 < triggers.timeout <= 900:
+        raise SeedError("triggers.timeout must be between 0 and 900 seconds")
+    for name in TRIGGER_NAMES:
+        target = getattr(triggers, name)
+        if target is None or callable(target):
+            continue
+        if isinstance(target, list):
+            if not target or not all(isinstance(a, str) and a for a in target):
+                raise SeedError(f"triggers.{name}: a command is a non-empty list of strings")
+        elif not isinstance(target, str):
+            raise SeedError(f"triggers.{name}: expected 'module:function', a URL or a command")
+        elif "://" in target:
+            url = urlsplit(target)
+            if url.scheme not in ("http", "https") or url.hostname not in _LOOPBACK:
+                raise SeedError(f"triggers.{name}: only http(s) URLs on loopback are allowed")
+        elif not _DOTTED.match(target):
+            raise SeedError(f"triggers.{name}: {target!r} is not like 'package.module:function'")
+
+
+def _validate_branding(branding: BrandingSeed | None, where: str) -> None:
+    from .branding import load_logo, sanitize_css
+
+    if branding is None:
+        return
+    try:
+        if branding.logo is not None:
+            load_logo(branding.logo)
+        if branding.css is not None:
+            sanitize_css(branding.css)
+    except ValueError as exc:
+        raise SeedError(f"{where}: {exc}") from None
+
+
 _NESTED: dict[tuple[type[Any], str], type[Any]] = {
     (Seed, "users"): UserSeed,
     (Seed, "groups"): GroupSeed,
@@ -254,6 +342,9 @@ _NESTED: dict[tuple[type[Any], str], type[Any]] = {
     (ProviderSeed, "users"): IdpUserSeed,
     (IdentityPoolSeed, "role_mapping"): RoleMappingSeed,
     (RoleMappingSeed, "rules"): RoleMappingRule,
+    (Seed, "triggers"): TriggerSeed,
+    (Seed, "branding"): BrandingSeed,
+    (ClientSeed, "branding"): BrandingSeed,
 }
 
 
