@@ -8,7 +8,8 @@
     with cognito.serve() as base_url:
         env = cognito.env(app_url="http://127.0.0.1:8000")
 
-Command line: ``python -m cognito_middleware.local [--host H] [--port P] [--seed FILE]``.
+Command line: ``python -m cognito_middleware.local [--host H] [--port P] [--seed FILE]
+[--state FILE] [--aws-issuer] [--tls [--tls-dir DIR]]``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .seed import (
     UserSeed,
     demo_seed,
 )
+from .state import StateError
 
 __all__ = [
     "ClientSeed",
@@ -46,6 +48,7 @@ __all__ = [
     "RoleMappingSeed",
     "Seed",
     "SeedError",
+    "StateError",
     "User",
     "UserSeed",
     "demo_seed",
