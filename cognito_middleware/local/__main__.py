@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .app import LocalCognito
 from .seed import DEMO_PASSWORD, Seed, SeedError, demo_seed
-from .server import bind, make_server
+from .server import bind, make_server, serve_until_stopped
 from .state import StateError
 
 
@@ -83,9 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(out), flush=True)
     server = make_server(cognito.app, tls=tls)
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        pass
+        serve_until_stopped(server, sock)
     finally:
         sock.close()
         cognito.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ from starlette.types import ASGIApp
 
 from .tls import TLSFiles
 
-__all__ = ["background_server", "bind", "make_server"]
+__all__ = ["background_server", "bind", "make_server", "serve_until_stopped"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -41,6 +42,27 @@ def make_server(app: ASGIApp, *, log_level: str = "warning", access_log: bool = 
                             ssl_certfile=str(tls.certificate) if tls else None,
                             ssl_keyfile=str(tls.key) if tls else None)
     return uvicorn.Server(config)
+
+
+def serve_until_stopped(server: Any, sock: socket.socket) -> None:
+    """Run ``server`` on ``sock`` in this (main) thread until SIGINT or SIGTERM, then return.
+
+    uvicorn re-raises the stopping signal once it has shut down, which would end the process
+    before the caller's own shutdown work (the last save of the state file) runs.
+    """
+
+    @contextmanager
+    def capture_signals() -> Iterator[None]:
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, server.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    server.capture_signals = capture_signals
+    server.run(sockets=[sock])
 
 
 @contextmanager

@@ -144,7 +144,7 @@ class StateSaver:
         self.flush()
 
     def _run(self) -> None:
-        while True:
+        while not self._closed.is_set():
             self._dirty.wait()
             if self._closed.is_set():
                 return
