@@ -126,6 +126,7 @@ def test_directory_changes_keys_and_revocations_survive(tmp_path: Path,
         revoked = first.mint_tokens("bob")["refresh_token"]
         first.pool.revoke_family(first.pool.refresh_tokens[revoked].origin_jti)
         first.rotate_keys(keep_old=True)
+        session = first.pool.new_session("alice")
         jwks = first.jwks()
         erin = first.user("erin")
         assert erin is not None
@@ -142,6 +143,9 @@ def test_directory_changes_keys_and_revocations_survive(tmp_path: Path,
             second.client_id].callback_urls
         assert not second.is_revoked(kept) and second.is_revoked(revoked)
         assert second.pool.refresh_tokens[kept].scopes == first.pool.refresh_tokens[kept].scopes
+        # The hosted-UI session cookie still signs the browser in.
+        restored_session = second.pool.session(session)
+        assert restored_session is not None and restored_session.username == "alice"
     finally:
         second.close()
 
