@@ -127,6 +127,8 @@ class CognitoConfig:
     credentials. Off, a guest asking for credentials is sent to sign in, AWS is not called, and
     no guest response needs the middleware between the app and ``send``."""
     issuer: str | None = None
+    jwks_uri: str | None = None
+    """Where the pool's keys are fetched; default ``<issuer>/.well-known/jwks.json``."""
     identity_endpoint: str | None = None
     allowed_providers: tuple[str, ...] = ()
     idp_initiated_providers: tuple[str, ...] = ()
@@ -176,6 +178,8 @@ class CognitoConfig:
             _check_url("logout_uri", self.logout_uri)
         if self.issuer is not None:
             set_(self, "issuer", _check_url("issuer", self.issuer).rstrip("/"))
+        if self.jwks_uri is not None:
+            _check_url("jwks_uri", self.jwks_uri)
         if self.identity_endpoint is not None:
             _check_url("identity_endpoint", self.identity_endpoint)
         if not isinstance(self.guest_credentials, bool):
@@ -267,7 +271,7 @@ class CognitoConfig:
 
     @property
     def jwks_url(self) -> str:
-        return f"{self.issuer_url}/.well-known/jwks.json"
+        return self.jwks_uri or f"{self.issuer_url}/.well-known/jwks.json"
 
     @property
     def login_provider_key(self) -> str:
@@ -346,6 +350,7 @@ class CognitoConfig:
             "identity_pool_id": "COGNITO_IDENTITY_POOL_ID",
             "guest_credentials": "COGNITO_GUEST_CREDENTIALS",
             "issuer": "COGNITO_ISSUER",
+            "jwks_uri": "COGNITO_JWKS_URI",
             "identity_endpoint": "COGNITO_IDENTITY_ENDPOINT",
             "allowed_providers": "COGNITO_ALLOWED_PROVIDERS",
             "idp_initiated_providers": "COGNITO_IDP_INITIATED_PROVIDERS",

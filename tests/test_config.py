@@ -92,3 +92,16 @@ def test_guest_credentials_from_the_environment(value: str, expected: bool) -> N
     config = CognitoConfig.from_env({**GOOD, "COGNITO_GUEST_CREDENTIALS": value})
     assert config.guest_credentials is expected
     assert CognitoConfig.from_env(GOOD).guest_credentials is True
+
+
+def test_jwks_uri_overrides_the_derived_one() -> None:
+    derived = CognitoConfig.from_env(GOOD)
+    assert derived.jwks_url == f"{derived.issuer_url}/.well-known/jwks.json"
+    config = CognitoConfig.from_env(
+        {**GOOD, "COGNITO_JWKS_URI": "http://127.0.0.1:9229/eu-west-1_AbCdEf123/.well-known/jwks.json"}
+    )
+    assert config.issuer_url == derived.issuer_url
+    assert config.jwks_url == "http://127.0.0.1:9229/eu-west-1_AbCdEf123/.well-known/jwks.json"
+    with pytest.raises(ConfigurationError) as info:
+        CognitoConfig.from_env({**GOOD, "COGNITO_JWKS_URI": "http://keys.example/jwks.json"})
+    assert info.value.setting == "COGNITO_JWKS_URI"

@@ -8,7 +8,8 @@
     with cognito.serve() as base_url:
         env = cognito.env(app_url="http://127.0.0.1:8000")
 
-Command line: ``python -m cognito_middleware.local [--host H] [--port P] [--seed FILE]``.
+Command line: ``python -m cognito_middleware.local [--host H] [--port P] [--seed FILE]
+[--state FILE] [--aws-issuer] [--tls [--tls-dir DIR]]``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .seed import (
     UserSeed,
     demo_seed,
 )
+from .state import StateError
 from .triggers import SignUpDecision, TokenOverrides, TriggerError, Triggers
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "Seed",
     "SeedError",
     "SignUpDecision",
+    "StateError",
     "TokenOverrides",
     "TriggerError",
     "TriggerSeed",

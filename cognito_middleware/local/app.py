@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import secrets
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.responses import Response
@@ -25,6 +29,8 @@ from .keys import SigningKey
 from .oauth import OAuthEndpoints, json_response
 from .pool import User, UserPool
 from .seed import GroupSeed, Seed, UserSeed, demo_seed
+from .state import StateFile, StateSaver, seed_of
+from .tls import TLSFiles
 from .triggers import Triggers
 
 __all__ = ["LocalCognito"]
@@ -88,6 +94,13 @@ class LocalCognito:
     ``signing_keys`` (ID-token key, access-token key) reuses keys instead of generating them,
     which saves test suites the RSA key generation; ``clock`` replaces ``time.time``.
 
+    ``state_path`` keeps the state (pools, users, identities, keys, refresh tokens and
+    hosted-UI sessions) in a JSON file across restarts: an existing file is loaded and wins
+    over ``seed`` (which only initialises a new file); every change is saved soon after, and
+    :meth:`close` saves a last time. A bad file raises :class:`StateError` naming it.
+    ``issuer_style="aws"`` issues tokens with the real service's issuer (overrides the seed's
+    ``issuer_style``).
+
     As a real server on a free port::
 
         with cognito.serve() as base_url:
@@ -96,8 +109,18 @@ class LocalCognito:
 
     def __init__(self, seed: Seed | None = None, *, base_url: str = "http://127.0.0.1:9229",
                  clock: Callable[[], float] | None = None,
-                 signing_keys: tuple[SigningKey, SigningKey] | None = None) -> None:
+                 signing_keys: tuple[SigningKey, SigningKey] | None = None,
+                 state_path: str | os.PathLike[str] | None = None,
+                 issuer_style: Literal["local", "aws"] | None = None) -> None:
+        state_file = StateFile(state_path) if state_path is not None else None
+        state = state_file.load() if state_file is not None else None
+        if state_file is not None and state is not None:
+            seed = seed_of(state_file, state)
+            signing_keys = self._state_keys(state_file, state)
         self.seed = copy.deepcopy(seed) if seed is not None else demo_seed()
+        if issuer_style is not None:
+            self.seed.issuer_style = issuer_style
+            self.seed.validate()
         self.base_url = base_url.rstrip("/")
         self._clock = clock or time.time
         self.faults = Faults()
@@ -113,6 +136,16 @@ class LocalCognito:
                   *self.identity.routes()]
         self.app: ASGIApp = CorsMiddleware(_CallsAndFaults(Starlette(routes=routes), self))
         """The ASGI app serving every endpoint."""
+        self.tls: TLSFiles | None = None
+        """The certificate and key while served over HTTPS (``serve(tls=True)``)."""
+        self._saver: StateSaver | None = None
+        if state_file is not None:
+            if state is not None:
+                self._restore(state_file, state)
+            self._saver = StateSaver(state_file, self.snapshot)
+            self.pool.on_change = self.identity.on_change = self._saver.changed
+            self._saver.flush()
+            weakref.finalize(self, self._saver.close)
 
     # Identity of the emulated services ---------------------------------------------------
 
@@ -132,13 +165,33 @@ class LocalCognito:
 
     @property
     def issuer(self) -> str:
-        """``iss`` of the tokens: ``<base_url>/<pool_id>``."""
+        """``iss`` of the tokens: ``<base_url>/<pool_id>``, or with ``issuer_style="aws"``
+        ``https://cognito-idp.<region>.amazonaws.com/<pool_id>``."""
+        if self.seed.issuer_style == "aws":
+            return f"https://cognito-idp.{self.region}.amazonaws.com/{self.pool_id}"
+        return self.local_issuer
+
+    @property
+    def local_issuer(self) -> str:
+        """``<base_url>/<pool_id>``: where discovery and JWKS are served, whatever the issuer."""
         return f"{self.base_url}/{self.pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        """The JWKS, served by the emulator."""
+        return f"{self.local_issuer}/.well-known/jwks.json"
 
     @property
     def login_provider_key(self) -> str:
         """The identity pool ``Logins`` key of the user pool: the issuer without its scheme."""
         return self.issuer.split("://", 1)[1]
+
+    @property
+    def login_provider_keys(self) -> tuple[str, ...]:
+        """Every ``Logins`` key the identity pool accepts for the user pool: the issuer without
+        its scheme, and the emulator's own ``<host:port>/<pool_id>`` with the AWS-style issuer."""
+        local = self.local_issuer.split("://", 1)[1]
+        return tuple(dict.fromkeys((self.login_provider_key, local)))
 
     @property
     def domain(self) -> str:
@@ -168,17 +221,37 @@ class LocalCognito:
     # Running -----------------------------------------------------------------------------
 
     @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    def serve(self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False,
+              tls_dir: str | os.PathLike[str] | None = None) -> Iterator[str]:
         """Run the emulator with uvicorn in a background thread; yields the base URL.
 
         ``port=0`` picks a free port; :attr:`base_url` (hence the issuer) follows it.
+        ``tls=True`` serves HTTPS with a self-signed certificate kept in ``tls_dir`` (default:
+        next to the state file, else the user's data directory) and reused later; trust
+        :attr:`tls` ``.certificate``. The state file, if any, is saved on exit.
         """
         from .server import background_server
 
-        with background_server(self.app, host, port) as (bound_host, bound_port):
-            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-            self.base_url = f"http://{shown}:{bound_port}"
-            yield self.base_url
+        files = self.tls_files(host, tls_dir) if tls else None
+        scheme = "https" if files else "http"
+        try:
+            with background_server(self.app, host, port, tls=files) as (bound_host, bound_port):
+                shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+                self.base_url = f"{scheme}://{shown}:{bound_port}"
+                self.tls = files
+                yield self.base_url
+        finally:
+            self.save()
+
+    def tls_files(self, host: str = "127.0.0.1",
+                  directory: str | os.PathLike[str] | None = None) -> TLSFiles:
+        """The HTTPS certificate and key for ``host``, made on first use and reused after:
+        in ``directory``, else next to the state file, else the user's data directory."""
+        from .tls import ensure_certificate
+
+        if directory is None and self._saver is not None:
+            directory = self._saver.file.path.parent
+        return ensure_certificate(directory, host)
 
     def env(self, app_url: str = "http://127.0.0.1:8000",
             client_id: str | None = None) -> dict[str, str]:
@@ -199,6 +272,9 @@ class LocalCognito:
         }
         if client.client_secret:
             env["COGNITO_CLIENT_SECRET"] = client.client_secret
+        if self.seed.issuer_style == "aws":
+            # The issuer names AWS but the keys are here: the middleware must fetch them here.
+            env["COGNITO_JWKS_URI"] = self.jwks_url
         if self.identity_pool_id:
             env["COGNITO_IDENTITY_POOL_ID"] = self.identity_pool_id
             env["COGNITO_IDENTITY_ENDPOINT"] = f"{self.base_url}/"
@@ -239,6 +315,7 @@ class LocalCognito:
             client.callback_urls.append(callback_url)
         if logout_url is not None and logout_url not in client.logout_urls:
             client.logout_urls.append(logout_url)
+        self.pool.changed()
 
     # Tokens ------------------------------------------------------------------------------
 
@@ -262,6 +339,7 @@ class LocalCognito:
         """Sign with new keys (new ``kid`` values); the old ones stay in the JWKS until the next
         rotation when ``keep_old``, else they are withdrawn now."""
         self.pool.keys.rotate(keep_old=keep_old)
+        self.pool.changed()
 
     def jwks(self) -> dict[str, Any]:
         """The published JWKS."""
@@ -295,7 +373,64 @@ class LocalCognito:
         user = self.pool.user(username)
         if user is None:
             return None
-        return self.identity.by_login.get((self.login_provider_key, user.sub))
+        return self.identity.by_login.get(self.identity.login_key(user.sub))
+
+    # Persistence -------------------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path | None:
+        """The state file, ``None`` when the state lives in memory only."""
+        return self._saver.file.path if self._saver is not None else None
+
+    def changed(self) -> None:
+        """Persistence hook: note a change of state, saved soon (off the event loop).
+
+        The pools call it themselves (``UserPool.changed``, ``IdentityPool.changed``); code that
+        changes them from outside, e.g. a new API operation, calls one of the three.
+        """
+        self.pool.changed()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as plain JSON data: what the state file holds below its header."""
+        return {
+            "issuer_style": self.seed.issuer_style,
+            "user_pool": self.pool.snapshot(),
+            "identity_pool": self.identity.snapshot() if self.identity.seed else None,
+        }
+
+    def save(self) -> None:
+        """Write the state file now (no-op without one)."""
+        if self._saver is not None:
+            self._saver.flush()
+
+    def close(self) -> None:
+        """Save the state file a last time and stop its writer (no-op without one)."""
+        if self._saver is not None:
+            self._saver.close()
+
+    def __enter__(self) -> LocalCognito:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @staticmethod
+    def _state_keys(file: StateFile, state: dict[str, Any]) -> tuple[SigningKey, SigningKey]:
+        try:
+            keys = state["user_pool"]["keys"]
+            return SigningKey.restore(keys["id"]), SigningKey.restore(keys["access"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise file.error(f"the state file's signing keys are not valid ({exc})") from None
+
+    def _restore(self, file: StateFile, state: dict[str, Any]) -> None:
+        try:
+            self.pool.restore(state["user_pool"])
+            if state["identity_pool"] is not None:
+                self.identity.restore(state["identity_pool"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise file.error(f"the state file is malformed ({type(exc).__name__}: {exc})"
+                             ) from None
 
     # Internals ---------------------------------------------------------------------------
 

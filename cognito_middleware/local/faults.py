@@ -83,8 +83,9 @@ class Faults:
         self._offset = float(seconds)
 
     def idp_failure(self, provider: str, description: str | None = None) -> None:
-        """Make sign-ins through ``provider`` fail with ``error=server_error`` and this
-        ``error_description`` (``None`` restores the provider)."""
+        """Make sign-ins through ``provider`` fail with this ``error_description`` and
+        ``error=server_error`` (SAML) or ``error=invalid_request`` (OIDC), as Cognito reports
+        them (``None`` restores the provider)."""
         with self._lock:
             if description is None:
                 self._idp_failures.pop(provider, None)

@@ -224,12 +224,14 @@ class Federation:
         if pending is None or pending.expires_at < time.time():
             return error_page("invalid_request", "Invalid state from identity provider")
         req, provider = pending.request, self.pool.providers[pending.provider]
+        # Cognito reports an OIDC IdP's failures (an error sent back by the IdP, a failed token
+        # exchange) to the app as error=invalid_request, unlike SAML's server_error.
         if "error" in params:
-            return req.error("server_error",
+            return req.error("invalid_request",
                              f"{provider.name} Error - {params.get('error_description', '')}")
         entry = self._idp_codes.pop(params.get("code", ""), None)
         if entry is None or entry[0] != provider.name or entry[2] < time.time():
-            return req.error("server_error", f"{provider.name} Error - 400 error getting token")
+            return req.error("invalid_request", f"{provider.name} Error - 400 error getting token")
         user = entry[1]
         return await run_in_threadpool(self._finish, req, provider, user.user_id, user.claims,
                                        include_state=True)
@@ -238,7 +240,8 @@ class Federation:
                 claims: dict[str, Any], *, include_state: bool) -> Response:
         failure = self.cognito.faults.idp_failure_for(provider.name) or provider.failure
         if failure is not None:
-            return req.error("server_error", failure)
+            return req.error("server_error" if provider.type == "SAML" else "invalid_request",
+                             failure)
         attributes: dict[str, str] = {}
         for attribute, claim in provider.attribute_mapping.items():
             value = claims.get(claim)
@@ -288,6 +291,7 @@ class Federation:
             user = self.pool.user(username)
             if user is not None:
                 user.attributes.update(attributes)
+                self.pool.changed()
                 return user
             user = User(username=username, password=None, sub=str(uuid.uuid4()),
                         attributes=attributes, groups=[group], identities=[{
@@ -298,4 +302,5 @@ class Federation:
                             "dateCreated": str(int(self.pool.now() * 1000)),
                         }])
             self.pool.users[username] = user
-            return user
+        self.pool.changed()
+        return user

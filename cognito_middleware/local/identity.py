@@ -4,12 +4,14 @@ AWSCognitoIdentityService.<Op>`` (``GetId``, ``GetCredentialsForIdentity``, ``Ge
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import secrets
 import string
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,14 +68,52 @@ class IssuedCredentials:
 
 
 class IdentityPool:
+    """The identity pool's identities and their links to user pool users.
+
+    Persistence: every change to identities or links calls :meth:`changed`.
+    """
+
     def __init__(self, cognito: LocalCognito, seed: IdentityPoolSeed | None) -> None:
         self.cognito = cognito
         self.seed = seed
+        self.on_change: Callable[[], None] = lambda: None
         self.lock = threading.RLock()
         self.identities: dict[str, Identity] = {}
         self.by_login: dict[tuple[str, str], str] = {}
         self.merged: dict[str, str] = {}
         self.issued: list[IssuedCredentials] = []
+
+    def changed(self) -> None:
+        """Persistence hook: call it after any change to identities or their links."""
+        self.on_change()
+
+    def login_key(self, sub: str) -> tuple[str, str]:
+        """How a user pool user's login is recorded: by pool id, not by ``Logins`` key, so
+        that every accepted key (and a changed port or issuer style) finds the same identity."""
+        return (self.cognito.pool_id, sub)
+
+    def _keys(self, logins: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
+        return {self.login_key(str(claims["sub"])) for claims in logins.values()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identities, their links and merges as plain JSON data (see :meth:`restore`)."""
+        with self.lock:
+            return {
+                "config": dataclasses.asdict(self.seed) if self.seed else None,
+                "identities": {i.identity_id: sorted([p, s] for p, s in i.logins)
+                               for i in self.identities.values()},
+                "merged": dict(self.merged),
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.identities, self.by_login = {}, {}
+            for identity_id, logins in data["identities"].items():
+                identity = Identity(str(identity_id), {(str(p), str(s)) for p, s in logins})
+                self.identities[identity.identity_id] = identity
+                for key in identity.logins:
+                    self.by_login[key] = identity.identity_id
+            self.merged = {str(k): str(v) for k, v in data["merged"].items()}
 
     @property
     def region(self) -> str:
@@ -135,7 +175,7 @@ class IdentityPool:
             raise IdentityError("InvalidParameterException", "Logins must map provider names "
                                 "to tokens (at most 10)")
         pool = self._pool()
-        key = self.cognito.login_provider_key
+        keys = self.cognito.login_provider_keys
         allowed = pool.client_ids if pool.client_ids is not None else list(
             self.cognito.pool.clients)
         verified = {}
@@ -146,10 +186,13 @@ class IdentityPool:
             if claims is None:
                 raise IdentityError("NotAuthorizedException",
                                     "Invalid login token. Couldn't verify signed token.")
-            if str(claims.get("iss", "")).split("://", 1)[-1] != provider:
+            issuer = str(claims.get("iss", "")).split("://", 1)[-1]
+            # The user pool answers to each of its keys (its issuer without the scheme, and
+            # the emulator's own address when tokens carry the AWS-style issuer).
+            if issuer != provider and not (provider in keys and issuer in keys):
                 raise IdentityError("NotAuthorizedException",
                                     "Invalid login token. Issuer doesn't match providerName")
-            if provider != key:
+            if provider not in keys:
                 raise unsupported
             if claims.get("token_use") != "id":
                 raise IdentityError("NotAuthorizedException", "Invalid login token. Not a valid "
@@ -179,6 +222,7 @@ class IdentityPool:
     def _new_identity(self) -> Identity:
         identity = Identity(f"{self.region}:{uuid.uuid4()}")
         self.identities[identity.identity_id] = identity
+        self.changed()
         return identity
 
     def _resolve(self, identity_id: str, logins: dict[str, dict[str, Any]]) -> Identity:
@@ -187,7 +231,7 @@ class IdentityPool:
         pool = self._pool()
         with self.lock:
             identity = self._identity(identity_id)
-            keys = {(p, str(c["sub"])) for p, c in logins.items()}
+            keys = self._keys(logins)
             if not logins:
                 if identity.logins:
                     raise IdentityError("NotAuthorizedException",
@@ -211,7 +255,8 @@ class IdentityPool:
             identity.logins |= keys
             for key in keys:
                 self.by_login[key] = identity.identity_id
-            return identity
+        self.changed()
+        return identity
 
     def _role(self, pool: IdentityPoolSeed, claims: dict[str, Any] | None,
               custom_role: str | None) -> str:
@@ -256,7 +301,7 @@ class IdentityPool:
                     raise IdentityError("NotAuthorizedException", "Unauthenticated access is "
                                         "not supported for this identity pool.")
                 return {"IdentityId": self._new_identity().identity_id}
-            keys = {(p, str(c["sub"])) for p, c in logins.items()}
+            keys = self._keys(logins)
             for key in keys:
                 if key in self.by_login:
                     return {"IdentityId": self.by_login[key]}
@@ -264,7 +309,8 @@ class IdentityPool:
             identity.logins |= keys
             for key in keys:
                 self.by_login[key] = identity.identity_id
-            return {"IdentityId": identity.identity_id}
+        self.changed()
+        return {"IdentityId": identity.identity_id}
 
     def get_credentials(self, body: dict[str, Any]) -> dict[str, Any]:
         identity_id = self._required(body, "IdentityId")
@@ -291,6 +337,11 @@ class IdentityPool:
     def get_open_id_token(self, body: dict[str, Any]) -> dict[str, Any]:
         identity_id = self._required(body, "IdentityId")
         pool = self._pool()
+        # GetOpenIdToken is the basic (classic) flow's step; pools have it off unless
+        # AllowClassicFlow is set, and then refuse it with this InvalidParameterException.
+        if not pool.allow_classic_flow:
+            raise IdentityError("InvalidParameterException",
+                                "Basic (classic) flow is not enabled, please use enhanced flow.")
         logins = self._logins(body)
         identity = self._resolve(identity_id, logins)
         now = int(self.cognito.now())

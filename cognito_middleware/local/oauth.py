@@ -288,6 +288,7 @@ class OAuthEndpoints:
             if record is None or record.used or record.client_id != client.client_id:
                 return oauth_error("invalid_grant")
             record.used = True
+        self.pool.changed()
         if record.expires_at <= self.pool.now() or record.redirect_uri != redirect_uri:
             return oauth_error("invalid_grant")
         if record.code_challenge is not None:
@@ -324,10 +325,13 @@ class OAuthEndpoints:
                                                   "TokenGeneration_RefreshTokens")
         except TriggerError as exc:
             return oauth_error("invalid_request", description=exc.message)
+        # A rotated refresh token expires with the one it replaces: Cognito counts the refresh
+        # token validity from the user's sign-in ("the refresh token expires 30 days after your
+        # application user signs into your user pool"), so rotation cannot extend a session.
         body = self.pool.issue(client=client, user=user, scopes=record.scopes,
                                auth_time=record.auth_time, origin_jti=record.origin_jti,
                                with_refresh=client.refresh_token_rotation, at_login=False,
-                               overrides=overrides)
+                               overrides=overrides, refresh_expires_at=record.expires_at)
         return json_response(body, headers=_NO_STORE)
 
     def _client_credentials(self, client: ClientSeed, form: dict[str, str]) -> Response:
@@ -415,7 +419,7 @@ class OAuthEndpoints:
             "end_session_endpoint": f"{domain}/logout",
             "id_token_signing_alg_values_supported": ["RS256"],
             "issuer": issuer,
-            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "jwks_uri": self.cognito.jwks_url,
             "response_types_supported": ["code", "token"],
             "revocation_endpoint": f"{domain}/oauth2/revoke",
             "scopes_supported": ["openid", "email", "phone", "profile"],

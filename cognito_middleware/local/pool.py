@@ -3,15 +3,16 @@ and the issuing of tokens with Cognito's claim sets."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .keys import KeyRing, SigningKey
-from .seed import ClientSeed, GroupSeed, ProviderSeed, Seed, UserSeed
+from .seed import ClientSeed, GroupSeed, ProviderSeed, ResourceServerSeed, Seed, UserSeed
 from .tokens import at_hash, encode_jwt, new_refresh_token
 from .triggers import TokenOverrides, Triggers
 
@@ -19,6 +20,31 @@ __all__ = ["AuthCode", "Group", "HostedSession", "RefreshRecord", "User", "UserP
 
 CODE_LIFETIME = 300
 HOSTED_SESSION_LIFETIME = 3600
+
+_T = TypeVar("_T")
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """A data-model object (a dataclass: user, group, client, record) as plain JSON data.
+
+    Every field is kept, so a field added to one of these classes is persisted as it is.
+    """
+    return dataclasses.asdict(obj)
+
+
+def restore(cls: type[_T], data: Any) -> _T:
+    """The object of a :func:`snapshot`; missing fields take their defaults, unknown or
+    mistyped ones raise ``ValueError``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ValueError(f"{cls.__name__}: {exc}") from None
 
 
 @dataclass
@@ -76,7 +102,11 @@ class HostedSession:
 
 class UserPool:
     """Users, app clients and issued artefacts of one user pool. Thread-safe enough for a
-    test thread mutating it while the server thread serves requests (one lock)."""
+    test thread mutating it while the server thread serves requests (one lock).
+
+    Persistence: every operation that changes what :meth:`snapshot` returns calls
+    :meth:`changed` afterwards (the state file, when there is one, is then saved soon).
+    """
 
     def __init__(self, seed: Seed, *, clock: Callable[[], float], issuer: Callable[[], str],
                  keys: tuple[SigningKey, SigningKey] | None = None):
@@ -85,11 +115,14 @@ class UserPool:
         self.keys = KeyRing(keys)
         self._clock = clock
         self._issuer = issuer
+        self.on_change: Callable[[], None] = lambda: None
+        """Called by :meth:`changed`; the emulator points it at its state file's saver."""
         self.lock = threading.RLock()
         self.groups: dict[str, Group] = {}
         self.users: dict[str, User] = {}
         self.clients: dict[str, ClientSeed] = {c.client_id: c for c in seed.clients}
         self.providers: dict[str, ProviderSeed] = {p.name: p for p in seed.providers}
+        self.resource_servers: list[ResourceServerSeed] = list(seed.resource_servers)
         self.resource_scopes = {
             f"{rs.identifier}/{scope}" for rs in seed.resource_servers for scope in rs.scopes
         }
@@ -107,12 +140,62 @@ class UserPool:
     def now(self) -> float:
         return self._clock()
 
+    def changed(self) -> None:
+        """Persistence hook: call it after any change to users, groups, clients, keys or
+        issued tokens."""
+        self.on_change()
+
+    # Persistence -------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to rebuild this pool, as plain JSON data (see :meth:`restore`)."""
+        with self.lock:
+            return {
+                "pool_id": self.pool_id,
+                "required_attributes": list(self.required_attributes),
+                "clients": [snapshot(c) for c in self.clients.values()],
+                "providers": [snapshot(p) for p in self.providers.values()],
+                "resource_servers": [snapshot(r) for r in self.resource_servers],
+                "groups": [snapshot(g) for g in self.groups.values()],
+                "users": [snapshot(u) for u in self.users.values()],
+                "keys": self.keys.snapshot(),
+                "refresh_tokens": {t: snapshot(r) for t, r in self.refresh_tokens.items()},
+                "revoked_origins": sorted(self.revoked_origins),
+                "codes": {c: snapshot(r) for c, r in self.codes.items()},
+                "sessions": {s: snapshot(r) for s, r in self.sessions.items()},
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace users, groups, keys and issued tokens with those of a :meth:`snapshot`
+        (clients, providers and resource servers come in through the seed)."""
+        now = self.now()
+        with self.lock:
+            self.keys.restore(data["keys"])
+            self.groups = {g.name: g for g in (restore(Group, g) for g in data["groups"])}
+            self.users = {u.username.lower(): u
+                          for u in (restore(User, u) for u in data["users"])}
+            self.refresh_tokens = {str(t): restore(RefreshRecord, r)
+                                   for t, r in data["refresh_tokens"].items()}
+            self.revoked_origins = {str(o) for o in data["revoked_origins"]}
+            self.codes = {str(c): restore(AuthCode, r) for c, r in data["codes"].items()}
+            self.sessions = {str(s): restore(HostedSession, r)
+                             for s, r in data["sessions"].items()}
+            # Expired codes and sessions are dead weight; refresh tokens are kept (revoked and
+            # expired ones still answer invalid_grant rather than looking unknown).
+            self.codes = {c: r for c, r in self.codes.items() if r.expires_at > now}
+            self.sessions = {s: r for s, r in self.sessions.items() if r.expires_at > now}
+            for record in self.codes.values():
+                record.scopes = tuple(record.scopes)
+            for token in self.refresh_tokens.values():
+                token.scopes = tuple(token.scopes)
+
     # Directory ---------------------------------------------------------------------------
 
     def add_group(self, group: GroupSeed) -> Group:
         with self.lock:
             self.groups[group.name] = Group(group.name, group.precedence, group.role_arn)
-            return self.groups[group.name]
+        self.changed()
+        return self.groups[group.name]
 
     def add_user(self, seed: UserSeed) -> User:
         attributes = dict(seed.attributes)
@@ -128,6 +211,7 @@ class UserPool:
         with self.lock:
             # Pools are case-insensitive for user names (the default for new pools).
             self.users[seed.username.lower()] = user
+        self.changed()
         return user
 
     def user(self, username: str) -> User | None:
@@ -176,6 +260,7 @@ class UserPool:
             self.codes[code] = AuthCode(client_id, redirect_uri, username, scopes, nonce,
                                         code_challenge, auth_time, self.now() + CODE_LIFETIME,
                                         overrides=overrides)
+        self.changed()
         return code
 
     def new_session(self, username: str) -> str:
@@ -183,6 +268,7 @@ class UserPool:
         with self.lock:
             self.sessions[sid] = HostedSession(username, int(self.now()),
                                                self.now() + HOSTED_SESSION_LIFETIME)
+        self.changed()
         return sid
 
     def session(self, sid: str | None) -> HostedSession | None:
@@ -198,8 +284,8 @@ class UserPool:
 
     def end_session(self, sid: str | None) -> None:
         with self.lock:
-            if sid:
-                self.sessions.pop(sid, None)
+            if sid and self.sessions.pop(sid, None) is not None:
+                self.changed()
 
     def live_sessions(self) -> int:
         now = self.now()
@@ -220,9 +306,15 @@ class UserPool:
     def issue(self, *, client: ClientSeed, user: User, scopes: tuple[str, ...],
               nonce: str | None = None, auth_time: int | None = None,
               origin_jti: str | None = None, with_refresh: bool = True,
-              at_login: bool = True, overrides: TokenOverrides | None = None) -> dict[str, Any]:
+              at_login: bool = True, overrides: TokenOverrides | None = None,
+              refresh_expires_at: float | None = None) -> dict[str, Any]:
         """The body of a token response for ``user`` (code exchange, refresh or mint), with
-        the changes of a pre token generation trigger (``overrides``) applied."""
+        the changes of a pre token generation trigger (``overrides``) applied.
+
+        ``refresh_expires_at``: when the new refresh token expires; by default the client's
+        refresh token validity from now (a sign-in). A rotated refresh token passes the
+        original's, as its lifetime counts from the sign-in.
+        """
         now = int(self.now())
         auth_time = now if auth_time is None else auth_time
         origin_jti = origin_jti or str(uuid.uuid4())
@@ -250,7 +342,8 @@ class UserPool:
                 claims = overrides.apply_id(claims)
             body["id_token"] = encode_jwt(claims, self.keys.id_key)
         if with_refresh:
-            body["refresh_token"] = self.new_refresh(client, user, scopes, origin_jti, auth_time)
+            body["refresh_token"] = self.new_refresh(client, user, scopes, origin_jti, auth_time,
+                                                     expires_at=refresh_expires_at)
         body["token_type"] = "Bearer"  # noqa: S105
         body["expires_in"] = client.access_token_validity
         return body
@@ -289,12 +382,14 @@ class UserPool:
         return claims
 
     def new_refresh(self, client: ClientSeed, user: User, scopes: tuple[str, ...],
-                    origin_jti: str, auth_time: int) -> str:
+                    origin_jti: str, auth_time: int, *, expires_at: float | None = None) -> str:
         token = new_refresh_token()
+        if expires_at is None:
+            expires_at = self.now() + client.refresh_token_validity
         with self.lock:
             self.refresh_tokens[token] = RefreshRecord(
-                client.client_id, user.username, scopes, origin_jti, auth_time,
-                self.now() + client.refresh_token_validity)
+                client.client_id, user.username, scopes, origin_jti, auth_time, expires_at)
+        self.changed()
         return token
 
     def client_credentials_token(self, client: ClientSeed, scopes: tuple[str, ...]) -> str:
@@ -327,3 +422,4 @@ class UserPool:
             for record in self.refresh_tokens.values():
                 if record.origin_jti == origin_jti:
                     record.revoked = True
+        self.changed()

@@ -235,6 +235,10 @@ class Seed:
     triggers: TriggerSeed | None = None
     branding: BrandingSeed | None = None
     """Pool-wide hosted-UI branding (Cognito's ``ALL`` client); a client's own replaces it."""
+    issuer_style: Literal["local", "aws"] = "local"
+    """``iss`` of the tokens: ``local`` is ``<base URL>/<pool id>``; ``aws`` is the real
+    service's ``https://cognito-idp.<region>.amazonaws.com/<pool id>`` (discovery and JWKS
+    are still served by the emulator)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -265,6 +269,8 @@ class Seed:
         for provider in self.providers:
             if provider.type not in ("SAML", "OIDC"):
                 raise SeedError(f"provider {provider.name!r}: type must be SAML or OIDC")
+        if self.issuer_style not in ("local", "aws"):
+            raise SeedError(f"issuer_style must be 'local' or 'aws', got {self.issuer_style!r}")
         pool = self.identity_pool
         if pool is not None and not _IDENTITY_POOL_ID.match(pool.identity_pool_id):
             raise SeedError(f"identity_pool_id {pool.identity_pool_id!r} is not like "

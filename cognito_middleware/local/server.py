@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -11,7 +12,9 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-__all__ = ["background_server", "bind", "make_server"]
+from .tls import TLSFiles
+
+__all__ = ["background_server", "bind", "make_server", "serve_until_stopped"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -25,7 +28,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app: ASGIApp, *, log_level: str = "warning", access_log: bool = False) -> Any:
+def make_server(app: ASGIApp, *, log_level: str = "warning", access_log: bool = False,
+                tls: TLSFiles | None = None) -> Any:
+    """A uvicorn server for ``app`` (HTTPS with ``tls``), to run on a socket from :func:`bind`."""
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -33,17 +38,41 @@ def make_server(app: ASGIApp, *, log_level: str = "warning", access_log: bool = 
                           "pip install 'cognito-middleware[local]'") from exc
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off",
                             ws="none", http="h11", timeout_graceful_shutdown=1,
-                            log_config=None)
+                            log_config=None,
+                            ssl_certfile=str(tls.certificate) if tls else None,
+                            ssl_keyfile=str(tls.key) if tls else None)
     return uvicorn.Server(config)
+
+
+def serve_until_stopped(server: Any, sock: socket.socket) -> None:
+    """Run ``server`` on ``sock`` in this (main) thread until SIGINT or SIGTERM, then return.
+
+    uvicorn re-raises the stopping signal once it has shut down, which would end the process
+    before the caller's own shutdown work (the last save of the state file) runs.
+    """
+
+    @contextmanager
+    def capture_signals() -> Iterator[None]:
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, server.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    server.capture_signals = capture_signals
+    server.run(sockets=[sock])
 
 
 @contextmanager
 def background_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
-                      startup_timeout: float = 10.0) -> Iterator[tuple[str, int]]:
+                      startup_timeout: float = 10.0,
+                      tls: TLSFiles | None = None) -> Iterator[tuple[str, int]]:
     """Serve ``app`` in a daemon thread; yields ``(host, port)``; stops and joins on exit."""
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
-    server = make_server(app)
+    server = make_server(app, tls=tls)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name=f"local-cognito-{bound_port}", daemon=True)
     thread.start()

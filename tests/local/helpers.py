@@ -5,7 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
+import socket
+import ssl
+import subprocess
+import sys
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -54,3 +60,61 @@ async def exchange(client: httpx.AsyncClient, code: str, verifier: str | None = 
         data["code_verifier"] = verifier
     data.update(extra)
     return await client.post("/oauth2/token", data=data, auth=BASIC)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class CLI:
+    """``python -m cognito_middleware.local`` as a subprocess, read until it serves.
+
+    ``env`` holds the ``COGNITO_*`` lines it printed, ``comments`` the ``#`` lines, and
+    ``startup`` the seconds from launch until its discovery document answered.
+    """
+
+    def __init__(self, *args: str, port: int | None = None,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        self.port = port or free_port()
+        command = [sys.executable, "-m", "cognito_middleware.local", "--port", str(self.port),
+                   *args]
+        start = time.perf_counter()
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.env: dict[str, str] = {}
+        self.comments: list[str] = []
+        try:
+            assert self.process.stdout is not None
+            while "COGNITO_SESSION_SECRET" not in self.env:
+                line = self.process.stdout.readline()
+                if not line:
+                    raise AssertionError(self.stop()[1])
+                if line.startswith("#"):
+                    self.comments.append(line.rstrip("\n"))
+                else:
+                    name, _, value = line.strip().partition("=")
+                    self.env[name] = value
+            self.base_url = self.env["COGNITO_DOMAIN"]
+            response = httpx.get(f"{self.base_url}/{self.env['COGNITO_USER_POOL_ID']}"
+                                 "/.well-known/openid-configuration", verify=verify)
+            self.startup = time.perf_counter() - start
+            assert response.status_code == 200
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> tuple[int, str]:
+        """Stop it as a service manager would (SIGTERM); its exit code and standard error."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        _, err = self.process.communicate(timeout=15)
+        return self.process.returncode, err
+
+    def __enter__(self) -> CLI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -248,6 +248,9 @@ async def test_missing_parameter_message(client: httpx.AsyncClient) -> None:
 
 async def test_get_open_id_token(local_cognito: LocalCognito,
                                  client: httpx.AsyncClient) -> None:
+    """GetOpenIdToken is the basic (classic) flow: the pool must allow it."""
+    assert local_cognito.seed.identity_pool is not None
+    local_cognito.seed.identity_pool.allow_classic_flow = True
     token = local_cognito.mint_tokens("alice")["id_token"]
     identity = (await call(client, "GetId", {"IdentityPoolId": DEMO_IDENTITY_POOL_ID,
                                              "Logins": logins(local_cognito, token)})).json()
