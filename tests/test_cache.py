@@ -160,7 +160,7 @@ async def test_different_keys_do_not_share() -> None:
     results = await asyncio.gather(
         flights.run("a", lambda: echo("a")), flights.run("b", lambda: echo("b"))
     )
-    assert results == ["a", "b"]
+    assert list(results) == ["a", "b"]
 
 
 async def test_the_exception_goes_to_every_waiter_and_the_key_is_freed() -> None:
