@@ -25,16 +25,15 @@ T = TypeVar("T")
 class BoundedMap(Generic[K, V]):
     """A map of at most ``maxsize`` entries; ``None`` is never a value (it means absent).
 
-    Without ``lru`` a hit costs one dictionary lookup and the oldest insertion goes first; with
-    it a hit also moves the entry to the back. ``ttl`` gives every entry put without an explicit
-    ``expires_at`` that lifetime; expired entries read as absent and are dropped when read.
-    ``maxsize`` 0 keeps nothing::
+    Without ``lru`` the oldest insertion goes first; with it a hit also moves the entry to the
+    back. Entries expire only in a map given a ``clock`` or a ``ttl`` (``time.time`` is then the
+    default clock): ``ttl`` is the lifetime of entries put without an explicit ``expires_at``,
+    and expired entries read as absent and are dropped when read. A map with neither ``lru`` nor
+    expiry answers :meth:`get` with a plain dictionary lookup. ``maxsize`` 0 keeps nothing::
 
         memo: BoundedMap[str, Claims] = BoundedMap(10_000, lru=True, clock=clock)
         memo.put(token, claims, expires_at=claims["exp"])
     """
-
-    __slots__ = ("_clock", "_data", "_expires", "_lru", "_ttl", "maxsize")
 
     def __init__(
         self,
@@ -42,17 +41,21 @@ class BoundedMap(Generic[K, V]):
         *,
         lru: bool = False,
         ttl: float | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if maxsize < 0:
             raise ValueError("maxsize must not be negative")
         self.maxsize = maxsize
         self._lru = lru
         self._ttl = ttl
-        self._clock = clock
+        self._expiring = ttl is not None or clock is not None
+        self._clock = clock or time.time
         self._data: OrderedDict[K, V] = OrderedDict()
-        # Kept apart so that maps without expiry pay nothing for it on a hit.
+        # Kept apart so that entries without expiry pay nothing for it on a hit.
         self._expires: dict[K, float] = {}
+        if not lru and not self._expiring:
+            # Some of these maps are read on every request: skip a Python-level call.
+            self.get = self._data.get  # type: ignore[method-assign, assignment]
 
     def get(self, key: K) -> V | None:
         """The live value under ``key``, or ``None``."""
@@ -73,6 +76,8 @@ class BoundedMap(Generic[K, V]):
     def put(self, key: K, value: V, *, expires_at: float | None = None) -> None:
         """Store ``value`` under ``key`` (live until ``expires_at``, epoch seconds, if given),
         dropping the oldest entry when the map is full."""
+        if expires_at is not None and not self._expiring:
+            raise ValueError("this map has no clock: its entries cannot expire")
         if self.maxsize == 0:
             return
         data = self._data

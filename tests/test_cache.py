@@ -61,8 +61,16 @@ def test_a_zero_bound_keeps_nothing_and_a_negative_one_is_refused() -> None:
         BoundedMap(-1)
 
 
-def test_pop_and_clear() -> None:
-    memo: BoundedMap[str, int] = BoundedMap(4)
+def test_only_a_map_with_a_clock_takes_expiries() -> None:
+    memo: BoundedMap[str, int] = BoundedMap(2)
+    with pytest.raises(ValueError, match="clock"):
+        memo.put("a", 1, expires_at=0.0)
+    assert memo.get("a") is None
+
+
+@pytest.mark.parametrize("lru", [False, True])
+def test_pop_and_clear(lru: bool) -> None:
+    memo: BoundedMap[str, int] = BoundedMap(4, lru=lru)
     memo.put("a", 1)
     memo.put("b", 2)
     assert memo.pop("a") == 1
