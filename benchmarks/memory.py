@@ -90,7 +90,7 @@ async def _credential_bytes(environment: Environment, count: int) -> float:
     """What ``count`` cached credential sets (distinct identities, sizes of the ones the
     identity pool issued) keep alive in the in-memory credential cache, keys included."""
     cache = environment.middleware._services.credentials.cache
-    sample: AWSCredentials = next(iter(cache._entries.values()))
+    sample: AWSCredentials = next(iter(cache._entries._data.values()))
     target = MemoryCredentialCache(max_entries=count + 1)
 
     async def fill() -> MemoryCredentialCache:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._memo import Memo
+from ._cache import BoundedMap
 from .exceptions import CognitoUnavailableError, TokenError
 from .tokens import TokenVerifier
 from .user import CognitoUser
@@ -64,7 +64,7 @@ class BearerAuthenticator:
         self._verifier = verifier
         self._clock = clock
         self._leeway = leeway
-        self._verified: Memo[bytes, _Verified] = Memo(size)
+        self._verified: BoundedMap[bytes, _Verified] = BoundedMap(size)
 
     async def authenticate(self, authorization: bytes) -> CognitoUser:
         """The user of a ``Bearer`` header; raises :class:`BearerRefused`."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._cache import BoundedMap
 from .context import ANONYMOUS, RequestState
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
@@ -22,7 +23,6 @@ from .exceptions import (
     TokenError,
 )
 from .refresh import SessionRefresher
-from .sessions._common import LRU
 from .sessions._server import ServerSideStore
 from .sessions.base import SessionData, SessionStore
 from .sessions.cookie import CookieSessionStore
@@ -71,11 +71,13 @@ class SessionManager:
         self._clock = clock
         # A user per pair of tokens: built from their claims once, shared by every request of
         # the session (the store keeps the session itself).
-        self._users: LRU[tuple[str, str], CognitoUser] = LRU(_USERS_MAX)
+        self._users: BoundedMap[tuple[str, str], CognitoUser] = BoundedMap(
+            _USERS_MAX, lru=True
+        )
         # Requests that keep sending the cookie after a touch (already in flight, or from a
         # client that ignores Set-Cookie) get the cookie that touch made, not a new one each:
         # sealing costs more than the rest of the request.
-        self._touches: LRU[str, _Touch] = LRU(_USERS_MAX)
+        self._touches: BoundedMap[str, _Touch] = BoundedMap(_USERS_MAX)
         self.cookie_name = _cookie_name(store)
         """The name every session cookie of the store starts with, when the store says; a
         request whose ``Cookie`` header lacks it carries no session."""

@@ -35,9 +35,16 @@ from starlette.exceptions import HTTPException, WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from . import credentials as _credentials
 from .context import user_of
-from .credentials import AWSCredentials, requires_role
+from .credentials import (
+    _RETRY_AFTER,
+    AWSCredentials,
+    _answer,
+    _sign_in_required,
+    get_aws_credentials,
+    requires_role,
+)
+from .exceptions import CognitoUnavailableError, IdentityPoolError, SignInRequiredError
 from .guards import (
     WS_POLICY_VIOLATION,
     Decision,
@@ -242,8 +249,12 @@ def aws_credentials_dependency(
         async def photos(
             creds: Annotated[AWSCredentials, Depends(aws_credentials_dependency(EDITOR_ARN))],
         ): ...
+
+    Guests asking for a role get a 303 to sign-in (browser navigation) or a 401, users without
+    the role a 403. Other failures become ``HTTPException``\\s (503 for throttling, outages and
+    pool misconfiguration) carrying a clear message.
     """
-    fetch = _credentials.aws_credentials_dependency(role_arn)
+    fetch = _credentials_of(role_arn)
     if role_arn is None:
         return fetch
     documented = [role_arn]
@@ -255,5 +266,29 @@ def aws_credentials_dependency(
         _session: None = Security(session_scheme, scopes=documented),
     ) -> AWSCredentials:
         return credentials
+
+    return dependency
+
+
+def _credentials_of(role_arn: str | None) -> Callable[[Request], Awaitable[AWSCredentials]]:
+    async def dependency(request: Request) -> AWSCredentials:
+        try:
+            if role_arn is not None and not user_of(request.scope).is_authenticated:
+                raise SignInRequiredError()
+            return await get_aws_credentials(request, role_arn)
+        except SignInRequiredError:
+            refusal = _sign_in_required(request.scope)
+            if refusal.status_code == 303:
+                raise HTTPException(
+                    303, headers={"Location": refusal.headers["location"]}
+                ) from None
+            raise HTTPException(
+                401, "Sign in to continue.", headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+        except (IdentityPoolError, CognitoUnavailableError) as exc:
+            answer = _answer(exc)
+            message = f"{answer.message} ({answer.detail})" if answer.detail else answer.message
+            headers = {"Retry-After": _RETRY_AFTER} if answer.retry_after else None
+            raise HTTPException(answer.status, message, headers=headers) from None
 
     return dependency

@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ._cache import BoundedMap
 from ._seal import Sealer
 from .config import CognitoConfig
 from .cookies import expire_cookie, set_cookie
@@ -114,7 +114,7 @@ class AuthFlows:
         self._sealer = Sealer(config.session_secrets, "login-transaction")
         self._secure = config.cookies_secure
         self._tx_prefix = ("__Host-" if self._secure else "") + f"{config.cookie_name}_login_"
-        self._used: OrderedDict[str, float] = OrderedDict()
+        self._used: BoundedMap[str, bool] = BoundedMap(_USED_MAX, clock=clock)
         prefix = config.auth_prefix
         self._routes = {
             f"{prefix}/login": (self.login, ("GET", "HEAD")),
@@ -251,18 +251,11 @@ class AuthFlows:
         if not 0 <= now - tx.created <= LOGIN_TTL:
             return None
         used_key = hashlib.sha256(state.encode()).hexdigest()
-        self._forget_used(now)
-        if used_key in self._used:
+        if self._used.get(used_key):
             return None
-        self._used[used_key] = now
+        # Remembered a second past the transaction's own end, so a replay always finds it.
+        self._used.put(used_key, True, expires_at=tx.created + LOGIN_TTL + 1)
         return tx
-
-    def _forget_used(self, now: float) -> None:
-        while self._used:
-            key, when = next(iter(self._used.items()))
-            if now - when <= LOGIN_TTL and len(self._used) < _USED_MAX:
-                break
-            del self._used[key]
 
     async def _provider_error(
         self,

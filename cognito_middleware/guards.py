@@ -38,6 +38,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from ._cache import BoundedMap
 from .config import CognitoConfig, PathRule
 from .context import NOT_INSTALLED, state_of, user_of
 from .exceptions import ConfigurationError
@@ -262,7 +263,7 @@ class PathRules:
         self._auth_prefix = auth_prefix
         self._auth_prefix_slash = auth_prefix + "/"
         # Paths seen recently and what they require: the prefix walk runs once per path.
-        self._seen: dict[str, tuple[_Requirement, bool]] = {}
+        self._seen: BoundedMap[str, tuple[_Requirement, bool]] = BoundedMap(_SEEN_MAX)
         self.plain: dict[str, bool] = {}
         """Paths seen before that need nothing (``True``) or only a sign-in (``False``):
         a caller may allow them without calling :meth:`evaluate`. Always this one dict."""
@@ -298,11 +299,12 @@ class PathRules:
         known = self._seen.get(path)
         if known is None:
             known = (self._lookup(path), "//" in path or "/." in path or "%" in path)
-            if len(self._seen) >= _SEEN_MAX:
-                self._seen.clear()
-                self.plain.clear()
-            self._seen[path] = known
+            self._seen.put(path, known)
             if not known[1] and (known[0].public or known[0].sign_in_only):
+                # A plain dict for callers' lookups; emptied when full, it refills as paths
+                # come back through evaluate().
+                if len(self.plain) >= _SEEN_MAX:
+                    self.plain.clear()
                 self.plain[path] = known[0].public
         requirement, odd = known
         if not odd:

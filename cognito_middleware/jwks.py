@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import jwt
 
+from ._cache import SingleFlight
 from .exceptions import JWKSUnavailableError, KeyNotFoundError
 
 __all__ = ["JWKSCache"]
@@ -81,7 +82,7 @@ class JWKSCache:
         self._timeout = timeout
         self._keys: _KeySet | None = None
         self._last_attempt: float | None = None
-        self._inflight: asyncio.Task[_KeySet] | None = None
+        self._fetches: SingleFlight[None, _KeySet] = SingleFlight()
 
     async def get_key(self, kid: str | None) -> jwt.PyJWK:
         """The usable RS256 key for ``kid`` (``None``: the token has no ``kid``).
@@ -114,8 +115,7 @@ class JWKSCache:
 
     async def _refresh(self, cached: _KeySet | None) -> _KeySet:
         """A fresher key set if a fetch is allowed now, else what is cached."""
-        inflight = self._inflight
-        if inflight is None:
+        if None not in self._fetches:
             now = self._clock()
             if (
                 self._last_attempt is not None
@@ -125,27 +125,24 @@ class JWKSCache:
                     raise JWKSUnavailableError("the last fetch failed moments ago")
                 return cached
             self._last_attempt = now
-            inflight = self._inflight = asyncio.get_running_loop().create_task(self._fetch())
-            inflight.add_done_callback(self._fetched)
         try:
-            # Shielded: a caller that gives up (client gone, request timeout) must not cancel
-            # the fetch that other callers are waiting for.
-            return await asyncio.shield(inflight)
+            # A caller that gives up (client gone, request timeout) does not cancel the fetch
+            # that other callers are waiting for.
+            return await self._fetches.run(None, self._fetch_and_keep)
         except JWKSUnavailableError:
             if cached is None:
                 raise
             logger.warning("JWKS refetch failed; still verifying with the cached keys")
             return cached
 
-    def _fetched(self, task: asyncio.Task[_KeySet]) -> None:
-        self._inflight = None
-        if task.cancelled():
-            return
-        error = task.exception()  # also marks the error as retrieved if every caller gave up
-        if error is None:
-            self._keys = task.result()
-        else:
+    async def _fetch_and_keep(self) -> _KeySet:
+        try:
+            keys = await self._fetch()
+        except Exception as error:
             logger.warning("JWKS fetch from %s failed: %s", self.url, error)
+            raise
+        self._keys = keys
+        return keys
 
     async def _fetch(self) -> _KeySet:
         try:

@@ -8,11 +8,10 @@ old refresh token again, which rotation would refuse after its grace period.
 
 from __future__ import annotations
 
-import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ._cache import BoundedMap, SingleFlight
 from .exceptions import ClaimError, InvalidGrantError
 from .oauth import OAuthClient
 from .sessions.base import SessionData
@@ -37,9 +36,10 @@ class SessionRefresher:
     ) -> None:
         self._oauth = oauth
         self._verifier = verifier
-        self._clock = clock
-        self._inflight: dict[tuple[str, str], asyncio.Future[SessionData]] = {}
-        self._recent: OrderedDict[tuple[str, str], tuple[float, SessionData]] = OrderedDict()
+        self._in_flight: SingleFlight[tuple[str, str], SessionData] = SingleFlight()
+        self._recent: BoundedMap[tuple[str, str], SessionData] = BoundedMap(
+            _RECENT_MAX, ttl=_RECENT_SECONDS, clock=clock
+        )
 
     async def refresh(self, session: SessionData) -> SessionData:
         """The session with fresh tokens. Raises :class:`InvalidGrantError` when the refresh
@@ -47,32 +47,16 @@ class SessionRefresher:
         and a :class:`TokenError` when the new tokens do not verify."""
         key = (session.session_id, session.access_token)
         recent = self._recent.get(key)
-        if recent is not None and self._clock() - recent[0] < _RECENT_SECONDS:
-            return recent[1]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[SessionData] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            result = await self._refresh(session)
-        except BaseException as exc:
-            future.set_exception(exc)
-            # The waiters (if any) receive the error; nobody else must see "never retrieved".
-            future.exception()
-            raise
-        else:
-            future.set_result(result)
-            self._remember(key, result)
-            return result
-        finally:
-            del self._inflight[key]
+        if recent is not None:
+            return recent
+        return await self._in_flight.run(key, lambda: self._refresh_and_remember(key, session))
 
-    def _remember(self, key: tuple[str, str], session: SessionData) -> None:
-        self._recent[key] = (self._clock(), session)
-        self._recent.move_to_end(key)
-        while len(self._recent) > _RECENT_MAX:
-            self._recent.popitem(last=False)
+    async def _refresh_and_remember(
+        self, key: tuple[str, str], session: SessionData
+    ) -> SessionData:
+        fresh = await self._refresh(session)
+        self._recent.put(key, fresh)
+        return fresh
 
     async def _refresh(self, session: SessionData) -> SessionData:
         if not session.refresh_token:

@@ -29,10 +29,10 @@ import json
 import math
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._cache import BoundedMap
 from .exceptions import (
     ClaimError,
     ExpiredTokenError,
@@ -132,9 +132,12 @@ class TokenVerifier:
         self._leeway = leeway
         self._clock = clock
         self._max_token_bytes = max_token_bytes
-        self._bearer_cache_size = bearer_cache_size
-        self._bearer: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
-        self._unverified: dict[str, dict[str, Any]] = {}
+        # Expiry is checked here rather than by the map: a remembered token past its ``exp`` is
+        # refused without a signature check.
+        self._bearer: BoundedMap[str, tuple[int, dict[str, Any]]] = BoundedMap(
+            max(bearer_cache_size, 0), lru=True
+        )
+        self._unverified: BoundedMap[str, dict[str, Any]] = BoundedMap(_UNVERIFIED_MEMO_SIZE)
 
     @classmethod
     def from_config(
@@ -217,15 +220,11 @@ class TokenVerifier:
         if hit is not None:
             exp, claims = hit
             if exp + self._leeway <= self._clock():
-                memo.pop(token, None)
+                memo.pop(token)
                 raise ExpiredTokenError("the token has expired")
-            memo.move_to_end(token)
             return dict(claims)
         claims = await self.verify_access_token(token)
-        if self._bearer_cache_size > 0:
-            memo[token] = (claims["exp"], claims)
-            if len(memo) > self._bearer_cache_size:
-                memo.popitem(last=False)
+        memo.put(token, (claims["exp"], claims))
         return dict(claims)
 
     def unverified_claims(self, token: str) -> dict[str, Any]:
@@ -244,11 +243,7 @@ class TokenVerifier:
         if len(parts) != 3:
             raise MalformedTokenError("not a compact JWS")
         claims = _decode_segment(parts[1], "payload")
-        if len(self._unverified) >= _UNVERIFIED_MEMO_SIZE:
-            # Sessions turn over slowly; dropping the oldest half keeps this O(1) amortised.
-            for old in list(self._unverified)[: _UNVERIFIED_MEMO_SIZE // 2]:
-                del self._unverified[old]
-        self._unverified[token] = claims
+        self._unverified.put(token, claims)
         return claims
 
     # Verification -----------------------------------------------------------------------

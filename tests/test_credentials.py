@@ -27,7 +27,6 @@ from cognito_middleware.credentials import (
     CredentialCache,
     CredentialService,
     MemoryCredentialCache,
-    aws_credentials_dependency,
     boto3_session,
     credentials_error_response,
     get_aws_credentials,
@@ -876,6 +875,8 @@ def test_error_response_refuses_other_errors() -> None:
 
 async def test_fastapi_dependency(env: Env) -> None:
     from fastapi import Depends, FastAPI
+
+    from cognito_middleware.fastapi import aws_credentials_dependency
 
     api = FastAPI()
     who: list[Callable[[], RequestState]] = [env.guest]

@@ -785,7 +785,6 @@ async def test_the_memo_rechecks_exp(
     with pytest.raises(ExpiredTokenError):
         await verifier.verify_bearer(token)
     assert counter.calls == 1
-    assert token not in verifier._bearer
     clock.now = NOW + 1
     await verifier.verify_bearer(token)  # evicted: verified afresh
     assert counter.calls == 2
@@ -830,9 +829,12 @@ async def test_the_memo_is_a_bounded_lru(
     await verifier.verify_bearer(a)
     await verifier.verify_bearer(c)
     assert counter.calls == 3
-    await verifier.verify_bearer(b)
+    await verifier.verify_bearer(b)  # evicts a
     assert counter.calls == 4
-    assert len(verifier._bearer) == 2
+    await verifier.verify_bearer(c)
+    assert counter.calls == 4
+    await verifier.verify_bearer(a)
+    assert counter.calls == 5
 
 
 async def test_memoised_claims_cannot_be_changed_by_a_caller(verifier: TokenVerifier) -> None:
@@ -861,10 +863,20 @@ def test_unverified_claims_read_the_payload(
     assert verifier.unverified_claims(token) == id_claims()
 
 
-def test_the_unverified_memo_is_bounded(verifier: TokenVerifier) -> None:
-    for i in range(tokens_module._UNVERIFIED_MEMO_SIZE + 10):
-        verifier.unverified_claims(forge(GOOD_HEAD, {"n": i}, lambda data: b"sig"))
-    assert len(verifier._unverified) <= tokens_module._UNVERIFIED_MEMO_SIZE
+def test_the_unverified_memo_is_bounded(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = [
+        forge(GOOD_HEAD, {"n": i}, lambda data: b"sig")
+        for i in range(tokens_module._UNVERIFIED_MEMO_SIZE + 1)
+    ]
+    for token in tokens:
+        verifier.unverified_claims(token)
+    counter = RSACounter(verifier, monkeypatch)
+    assert verifier.unverified_claims(tokens[-1]) == {"n": len(tokens) - 1}
+    assert counter.decodes == 0
+    assert verifier.unverified_claims(tokens[0]) == {"n": 0}  # the oldest was forgotten
+    assert counter.decodes == 1
 
 
 # Construction ----------------------------------------------------------------------------

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Generic, TypeVar
 
 from ..config import Secret
 from ..cookies import expire_cookie, set_cookie
@@ -13,7 +11,6 @@ from ..exceptions import ConfigurationError
 from .base import CookieSettings, SessionData
 
 __all__ = [
-    "LRU",
     "SecretsArg",
     "check_cookie_settings",
     "check_timeouts",
@@ -32,8 +29,6 @@ _SAMESITE = ("lax", "strict", "none")
 SecretsArg = Secret | str | Sequence[Secret | str]
 """Session secrets: the first seals (or signs), every one opens (or verifies)."""
 
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 def normalise_secrets(secrets: SecretsArg) -> tuple[Secret, ...]:
@@ -113,41 +108,3 @@ def make_cookie(cookie: CookieSettings, name: str, value: str) -> str:
 
 def expire(cookie: CookieSettings, name: str) -> str:
     return expire_cookie(name, secure=cookie.secure)
-
-
-class LRU(Generic[K, V]):
-    """A small least-recently-used map with a fixed bound. Not thread-safe: one event loop."""
-
-    __slots__ = ("_data", "_maxsize")
-
-    def __init__(self, maxsize: int) -> None:
-        if maxsize < 0:
-            raise ValueError("maxsize must not be negative")
-        self._maxsize = maxsize
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        if self._maxsize == 0:
-            return
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self._maxsize:
-            self._data.popitem(last=False)
-
-    def pop(self, key: K) -> None:
-        self._data.pop(key, None)
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 
 from itsdangerous import BadSignature, Signer
 
+from .._cache import BoundedMap
 from ._common import (
-    LRU,
     SecretsArg,
     check_cookie_settings,
     check_timeouts,
@@ -69,7 +69,7 @@ class ServerSideStore(ABC):
         self._clock = clock
         # A signature, once verified, stays valid for this store's keys: skip the HMAC on the
         # hot path. The entry itself is still looked up, so deletion is always honoured.
-        self._verified: LRU[str, str] = LRU(1024)
+        self._verified: BoundedMap[str, str] = BoundedMap(1024, lru=True)
 
     @property
     def cookie_name(self) -> str:

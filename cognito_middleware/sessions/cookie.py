@@ -16,10 +16,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 
+from .._cache import BoundedMap
 from .._seal import Sealer
 from ..exceptions import SessionTooLargeError
 from ._common import (
-    LRU,
     SecretsArg,
     check_cookie_settings,
     check_timeouts,
@@ -93,7 +93,9 @@ class CookieSessionStore:
         # Keyed by the tail of the sealed text (it holds the AES-GCM tag, unique per seal):
         # hashing a 4 KB cookie value on every request would cost more than the lookup saves.
         # A hit counts only if the whole value is the one that was opened.
-        self._opened: LRU[str, tuple[tuple[str, ...], SessionData]] = LRU(cache_size)
+        self._opened: BoundedMap[str, tuple[tuple[str, ...], SessionData]] = BoundedMap(
+            cache_size, lru=True
+        )
 
     @property
     def cookie_names(self) -> tuple[str, ...]:

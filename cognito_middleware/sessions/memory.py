@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
+from .._cache import BoundedMap
 from ._common import SecretsArg
 from ._server import ServerSideStore
 from .base import CookieSettings, SessionData
@@ -44,8 +44,7 @@ class MemorySessionStore(ServerSideStore):
         )
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
-        self._max_entries = max_entries
-        self._entries: OrderedDict[str, SessionData] = OrderedDict()
+        self._entries: BoundedMap[str, SessionData] = BoundedMap(max_entries, lru=True)
 
     @property
     def size(self) -> int:
@@ -53,17 +52,11 @@ class MemorySessionStore(ServerSideStore):
         return len(self._entries)
 
     async def _get(self, session_id: str) -> SessionData | None:
-        session = self._entries.get(session_id)
-        if session is not None:
-            self._entries.move_to_end(session_id)
-        return session
+        return self._entries.get(session_id)
 
     async def _put(self, session: SessionData) -> None:
         # A private copy of ``extra``: a caller mutating its dict must not change the store.
-        self._entries[session.session_id] = session.evolve(extra=dict(session.extra))
-        self._entries.move_to_end(session.session_id)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(session.session_id, session.evolve(extra=dict(session.extra)))
 
     async def _delete(self, session_id: str) -> None:
-        self._entries.pop(session_id, None)
+        self._entries.pop(session_id)

@@ -80,7 +80,7 @@ async def test_an_entry_under_another_id_is_not_returned(clock: FrozenClock) -> 
     store = MemorySessionStore(SECRET, clock=clock)
     victim, attacker = make_session(clock()), make_session(clock())
     attacker_jar = Jar().apply(await store.save(attacker, {}))
-    store._entries[attacker.session_id] = victim
+    store._entries.put(attacker.session_id, victim)
     assert await store.load(attacker_jar) is None
 
 
