@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from cryptography import x509
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -34,25 +33,13 @@ from starlette.routing import Route
 from .oauth import AuthorizeRequest, complete_sign_in, parse_authorize
 from .pages import auto_post_page, error_page, login_page
 from .pool import Group, User
-from .saml import (
-    AZURE_CLAIMS,
-    GROUPS_OVERAGE_LIMIT,
-    NAME_ID_FORMATS,
-    IdpCredentials,
-    SamlError,
-    build_authn_request,
-    build_response,
-    decode_request,
-    encode_redirect,
-    idp_metadata,
-    parse_metadata,
-    sp_entity_id,
-    verify_response,
-)
 from .seed import IdpUserSeed, ProviderSeed
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from .app import LocalCognito
+    from .saml import IdpCredentials
 
 __all__ = ["Federation"]
 
@@ -99,7 +86,7 @@ class Federation:
             Route("/_idp/{provider}/oauth2/authorize", self.idp_signin, methods=["GET", "POST"]),
             Route("/_idp/{provider}/apps", self.app_tile, methods=["GET"]),
             Route("/_idp/{provider}/federationmetadata/2007-06/federationmetadata.xml",
-                  self.idp_metadata, methods=["GET"]),
+                  self.metadata_document, methods=["GET"]),
         ]
 
     # SAML configuration --------------------------------------------------------------------
@@ -112,7 +99,8 @@ class Federation:
     @property
     def sp_entity_id(self) -> str:
         """Cognito's SAML SP entity id: ``urn:amazon:cognito:sp:<pool id>``."""
-        return sp_entity_id(self.pool.pool_id)
+        from . import saml
+        return saml.sp_entity_id(self.pool.pool_id)
 
     @staticmethod
     def saml_issuer(provider: ProviderSeed) -> str:
@@ -124,17 +112,19 @@ class Federation:
 
     def idp_credentials(self, provider: ProviderSeed) -> IdpCredentials:
         """The simulated IdP's signing key and certificate (from the seed, or made once)."""
+        from . import saml
         with self._saml_lock:
             credentials = self._credentials.get(provider.name)
             if credentials is None:
-                credentials = (IdpCredentials.from_pem(provider.signing_key,
+                credentials = (saml.IdpCredentials.from_pem(provider.signing_key,
                                                        provider.signing_certificate)
-                               if provider.signing_key else IdpCredentials.generate())
+                               if provider.signing_key else saml.IdpCredentials.generate())
                 self._credentials[provider.name] = credentials
             return credentials
 
     def saml_trust(self, provider: ProviderSeed) -> _SamlTrust:
         """Entity id, SSO URL and certificates Cognito uses for ``provider``."""
+        from . import saml
         with self._saml_lock:
             trust = self._trust.get(provider.name)
         if trust is not None:
@@ -143,7 +133,7 @@ class Federation:
         if provider.metadata_file is not None:
             xml = Path(provider.metadata_file).read_bytes()
         if xml is not None:
-            metadata = parse_metadata(xml)
+            metadata = saml.parse_metadata(xml)
             trust = _SamlTrust(
                 entity_id=metadata.entity_id,
                 sso_url=metadata.sso_redirect_url or metadata.sso_post_url or "",
@@ -159,6 +149,7 @@ class Federation:
 
     def start(self, req: AuthorizeRequest, provider: ProviderSeed) -> Response:
         """Send the browser to the IdP's sign-in page (SAML AuthnRequest or OIDC authorize)."""
+        from . import saml
         now = time.time()
         for stale in [k for k, v in self._pending.items() if v.expires_at < now]:
             del self._pending[stale]
@@ -168,12 +159,12 @@ class Federation:
             request_id = f"_{uuid.uuid4()}"
             destination = (trust.sso_url if "://" in trust.sso_url
                            else f"{self.cognito.base_url}{trust.sso_url}")
-            authn = build_authn_request(request_id=request_id, sp_entity=self.sp_entity_id,
+            authn = saml.build_authn_request(request_id=request_id, sp_entity=self.sp_entity_id,
                                         acs_url=self.acs_url, destination=destination,
                                         now=self.cognito.now())
             self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME,
                                             saml_request_id=request_id)
-            query = urlencode({"SAMLRequest": encode_redirect(authn), "RelayState": relay})
+            query = urlencode({"SAMLRequest": saml.encode_redirect(authn), "RelayState": relay})
             separator = "&" if "?" in trust.sso_url else "?"
             return RedirectResponse(f"{trust.sso_url}{separator}{query}", status_code=302)
         self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME)
@@ -254,8 +245,9 @@ class Federation:
 
     def _refuse_authn_request(self, provider: ProviderSeed, value: str) -> Response | None:
         """Azure AD's checks of an AuthnRequest: a known app (issuer) and its reply URL."""
+        from . import saml
         try:
-            authn = decode_request(value)
+            authn = saml.decode_request(value)
         except ValueError as exc:
             return error_page("invalid_request", f"AADSTS750056: SAML message was not properly "
                               f"formatted: {exc}.")
@@ -276,34 +268,36 @@ class Federation:
     def _azure_claims(self, provider: ProviderSeed,
                       user: IdpUserSeed) -> dict[str, str | list[str]]:
         """The claims Azure AD sends by default, overridden by the user's seeded claims."""
+        from . import saml
         issuer = self.saml_issuer(provider)
         claims: dict[str, str | list[str]] = {
-            AZURE_CLAIMS["tenant_id"]: self._tenant(provider),
-            AZURE_CLAIMS["object_id"]: str(uuid.uuid5(uuid.NAMESPACE_URL,
+            saml.AZURE_CLAIMS["tenant_id"]: self._tenant(provider),
+            saml.AZURE_CLAIMS["object_id"]: str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                       f"{issuer}{user.username}")),
-            AZURE_CLAIMS["identity_provider"]: issuer,
-            AZURE_CLAIMS["authn_methods"]: f"{_AUTHN_METHODS}/password",
-            AZURE_CLAIMS["name"]: user.username,
+            saml.AZURE_CLAIMS["identity_provider"]: issuer,
+            saml.AZURE_CLAIMS["authn_methods"]: f"{_AUTHN_METHODS}/password",
+            saml.AZURE_CLAIMS["name"]: user.username,
             **user.claims,
         }
-        groups = claims.get(AZURE_CLAIMS["groups"])
-        if isinstance(groups, list) and len(groups) > GROUPS_OVERAGE_LIMIT:
-            del claims[AZURE_CLAIMS["groups"]]
-            object_id = claims[AZURE_CLAIMS["object_id"]]
-            claims[AZURE_CLAIMS["groups_link"]] = (
-                f"https://graph.windows.net/{claims[AZURE_CLAIMS['tenant_id']]}/users/"
+        groups = claims.get(saml.AZURE_CLAIMS["groups"])
+        if isinstance(groups, list) and len(groups) > saml.GROUPS_OVERAGE_LIMIT:
+            del claims[saml.AZURE_CLAIMS["groups"]]
+            object_id = claims[saml.AZURE_CLAIMS["object_id"]]
+            claims[saml.AZURE_CLAIMS["groups_link"]] = (
+                f"https://graph.windows.net/{claims[saml.AZURE_CLAIMS['tenant_id']]}/users/"
                 f"{object_id}/getMemberObjects")
         return {k: v for k, v in claims.items() if v}
 
     def _saml_post(self, provider: ProviderSeed, user: IdpUserSeed,
                    hidden: dict[str, str]) -> Response:
         """The signed Response, auto-posted to Cognito (HTTP-POST binding)."""
+        from . import saml
         in_response_to = None
         if "SAMLRequest" in hidden:
-            in_response_to = decode_request(hidden["SAMLRequest"]).id
-        xml = build_response(
+            in_response_to = saml.decode_request(hidden["SAMLRequest"]).id
+        xml = saml.build_response(
             issuer=self.saml_issuer(provider), name_id=user.user_id,
-            name_id_format=NAME_ID_FORMATS[provider.name_id_format],
+            name_id_format=saml.NAME_ID_FORMATS[provider.name_id_format],
             audience=self.sp_entity_id, recipient=self.acs_url,
             attributes=self._azure_claims(provider, user), now=self.cognito.now(),
             credentials=self.idp_credentials(provider), in_response_to=in_response_to,
@@ -314,13 +308,14 @@ class Federation:
             "RelayState": hidden.get("RelayState", ""),
         }, title=provider.display_name or provider.name)
 
-    async def idp_metadata(self, request: Request) -> Response:
+    async def metadata_document(self, request: Request) -> Response:
         """The simulated IdP's federation metadata (Azure AD's ``federationmetadata.xml``)."""
+        from . import saml
         provider = self._provider(request, "SAML")
         if provider is None:
             return error_page("invalid_request", "Unknown SAML identity provider", status=404)
         sso = f"{self.cognito.base_url}/_idp/{provider.name}/saml2/sso"
-        xml = idp_metadata(entity_id=self.saml_issuer(provider), sso_url=sso,
+        xml = saml.idp_metadata(entity_id=self.saml_issuer(provider), sso_url=sso,
                            credentials=self.idp_credentials(provider), logout_url=sso)
         return Response(xml, media_type="application/samlmetadata+xml")
 
@@ -347,6 +342,7 @@ class Federation:
     # IdP -> Cognito ------------------------------------------------------------------------
 
     async def saml_response(self, request: Request) -> Response:
+        from . import saml
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         relay = form.get("RelayState", "")
         pending = self._pending.pop(relay, None)
@@ -369,12 +365,12 @@ class Federation:
             provider = named
         trust = self.saml_trust(provider)
         try:
-            assertion = verify_response(
+            assertion = saml.verify_response(
                 form.get("SAMLResponse", ""), certificates=trust.certificates,
                 idp_entity_id=trust.entity_id, audience=self.sp_entity_id,
                 recipient=self.acs_url, now=self.cognito.now(),
                 in_response_to=None if pending is None else pending.saml_request_id)
-        except SamlError as exc:
+        except saml.SamlError as exc:
             return req.error(exc.error, exc.description)
         with self._saml_lock:
             replayed = assertion.id in self._used_assertions
