@@ -283,6 +283,9 @@ def _validate_saml(provider: ProviderSeed) -> None:
         raise SeedError(f"{where}: give metadata_file or metadata_xml, not both")
     if provider.signing_certificate is not None and provider.signing_key is None:
         raise SeedError(f"{where}: signing_certificate needs signing_key")
+    if provider.metadata_file is None and provider.metadata_xml is None and (
+            provider.signing_key is None):
+        return
     from .saml import IdpCredentials, parse_metadata
 
     try:
