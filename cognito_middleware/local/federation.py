@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from .app import LocalCognito
     from .saml import IdpCredentials
 
+# ``.saml`` (lxml, signxml) is imported where it is used: loading it would slow every start,
+# also of pools without SAML providers.
+
 __all__ = ["Federation"]
 
 _PENDING_LIFETIME = 600
@@ -100,6 +103,7 @@ class Federation:
     def sp_entity_id(self) -> str:
         """Cognito's SAML SP entity id: ``urn:amazon:cognito:sp:<pool id>``."""
         from . import saml
+
         return saml.sp_entity_id(self.pool.pool_id)
 
     @staticmethod
@@ -113,11 +117,12 @@ class Federation:
     def idp_credentials(self, provider: ProviderSeed) -> IdpCredentials:
         """The simulated IdP's signing key and certificate (from the seed, or made once)."""
         from . import saml
+
         with self._saml_lock:
             credentials = self._credentials.get(provider.name)
             if credentials is None:
                 credentials = (saml.IdpCredentials.from_pem(provider.signing_key,
-                                                       provider.signing_certificate)
+                                                            provider.signing_certificate)
                                if provider.signing_key else saml.IdpCredentials.generate())
                 self._credentials[provider.name] = credentials
             return credentials
@@ -125,6 +130,7 @@ class Federation:
     def saml_trust(self, provider: ProviderSeed) -> _SamlTrust:
         """Entity id, SSO URL and certificates Cognito uses for ``provider``."""
         from . import saml
+
         with self._saml_lock:
             trust = self._trust.get(provider.name)
         if trust is not None:
@@ -150,6 +156,7 @@ class Federation:
     def start(self, req: AuthorizeRequest, provider: ProviderSeed) -> Response:
         """Send the browser to the IdP's sign-in page (SAML AuthnRequest or OIDC authorize)."""
         from . import saml
+
         now = time.time()
         for stale in [k for k, v in self._pending.items() if v.expires_at < now]:
             del self._pending[stale]
@@ -159,9 +166,9 @@ class Federation:
             request_id = f"_{uuid.uuid4()}"
             destination = (trust.sso_url if "://" in trust.sso_url
                            else f"{self.cognito.base_url}{trust.sso_url}")
-            authn = saml.build_authn_request(request_id=request_id, sp_entity=self.sp_entity_id,
-                                        acs_url=self.acs_url, destination=destination,
-                                        now=self.cognito.now())
+            authn = saml.build_authn_request(
+                request_id=request_id, sp_entity=self.sp_entity_id, acs_url=self.acs_url,
+                destination=destination, now=self.cognito.now())
             self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME,
                                             saml_request_id=request_id)
             query = urlencode({"SAMLRequest": saml.encode_redirect(authn), "RelayState": relay})
@@ -246,6 +253,7 @@ class Federation:
     def _refuse_authn_request(self, provider: ProviderSeed, value: str) -> Response | None:
         """Azure AD's checks of an AuthnRequest: a known app (issuer) and its reply URL."""
         from . import saml
+
         try:
             authn = saml.decode_request(value)
         except ValueError as exc:
@@ -269,6 +277,7 @@ class Federation:
                       user: IdpUserSeed) -> dict[str, str | list[str]]:
         """The claims Azure AD sends by default, overridden by the user's seeded claims."""
         from . import saml
+
         issuer = self.saml_issuer(provider)
         claims: dict[str, str | list[str]] = {
             saml.AZURE_CLAIMS["tenant_id"]: self._tenant(provider),
@@ -292,6 +301,7 @@ class Federation:
                    hidden: dict[str, str]) -> Response:
         """The signed Response, auto-posted to Cognito (HTTP-POST binding)."""
         from . import saml
+
         in_response_to = None
         if "SAMLRequest" in hidden:
             in_response_to = saml.decode_request(hidden["SAMLRequest"]).id
@@ -311,12 +321,13 @@ class Federation:
     async def metadata_document(self, request: Request) -> Response:
         """The simulated IdP's federation metadata (Azure AD's ``federationmetadata.xml``)."""
         from . import saml
+
         provider = self._provider(request, "SAML")
         if provider is None:
             return error_page("invalid_request", "Unknown SAML identity provider", status=404)
         sso = f"{self.cognito.base_url}/_idp/{provider.name}/saml2/sso"
         xml = saml.idp_metadata(entity_id=self.saml_issuer(provider), sso_url=sso,
-                           credentials=self.idp_credentials(provider), logout_url=sso)
+                                credentials=self.idp_credentials(provider), logout_url=sso)
         return Response(xml, media_type="application/samlmetadata+xml")
 
     async def app_tile(self, request: Request) -> Response:
@@ -343,6 +354,7 @@ class Federation:
 
     async def saml_response(self, request: Request) -> Response:
         from . import saml
+
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         relay = form.get("RelayState", "")
         pending = self._pending.pop(relay, None)

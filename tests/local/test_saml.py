@@ -570,3 +570,37 @@ def test_seeded_signing_key_keeps_the_certificate_across_starts(
             name="E", type="SAML", signing_key=key.decode(),
             signing_certificate=IdpCredentials.generate().certificate.public_bytes(
                 Encoding.PEM).decode())])
+
+
+async def test_post_binding_request_and_idp_initiated_response(
+        local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
+    start = await client.get(authorize_url(identity_provider="AzureAD"))
+    params = parse_qs(urlsplit(start.headers["location"]).query)
+    request = decode_request(params["SAMLRequest"][0])
+    xml = build_authn_request(request_id=request.id, sp_entity=AUDIENCE,
+                              acs_url=f"{local_cognito.base_url}/saml2/idpresponse",
+                              destination="x", now=time.time())
+    # HTTP-POST binding: plain base64, posted to the same SSO endpoint.
+    page = await client.post("/_idp/AzureAD/saml2/sso", data={
+        "SAMLRequest": base64.b64encode(xml).decode(), "RelayState": params["RelayState"][0]})
+    assert page.status_code == 200 and "Microsoft (simulated Azure AD)" in page.text
+    form = find_forms(page.text)[0]
+    posted = await client.post(form.action, data={**form.fields, "username": CAROL,
+                                                  "password": DEMO_PASSWORD})
+    fields = find_forms(posted.text)[0].fields
+    assert etree.fromstring(base64.b64decode(fields["SAMLResponse"])).get(
+        "InResponseTo") == request.id
+    assert "code" in query(await client.post("/saml2/idpresponse", data=fields))
+
+    client.cookies.clear()
+    tile = await client.get("/_idp/AzureAD/apps")
+    form = find_forms(tile.text)[0]
+    assert "SAMLRequest" not in form.fields
+    posted = await client.post(form.action, data={**form.fields, "username": CAROL,
+                                                  "password": DEMO_PASSWORD})
+    unsolicited = etree.fromstring(base64.b64decode(find_forms(posted.text)[0].fields[
+        "SAMLResponse"]))
+    assert unsolicited.get("InResponseTo") is None
+    data = unsolicited.find("a:Assertion/a:Subject/a:SubjectConfirmation/"
+                            "a:SubjectConfirmationData", NS)
+    assert data is not None and data.get("InResponseTo") is None
