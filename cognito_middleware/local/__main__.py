@@ -86,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for idp_user in provider.users:
                 out.append(f"# {provider.name} ({provider.type}) user: {idp_user.username}; "
                            f"password {DEMO_PASSWORD}")
+    for provider in seed.providers:
+        if provider.type == "SAML" and provider.users:
+            out.append(f"# {provider.name} SAML metadata: {cognito.base_url}/_idp/"
+                       f"{provider.name}/federationmetadata/2007-06/federationmetadata.xml")
     out += [f"{name}={value}" for name, value in cognito.env(app_url=args.app_url).items()]
     print("\n".join(out), flush=True)
     server = make_server(cognito.app, tls=tls)

@@ -1,26 +1,31 @@
 """Simulated upstream IdPs (SAML and OIDC) and Cognito's side of federation.
 
-SP-initiated SAML: ``/oauth2/authorize?identity_provider=AzureAD`` -> ``/_idp/AzureAD/saml2/sso``
-(the IdP's sign-in page) -> auto-posted ``SAMLResponse`` to ``/saml2/idpresponse`` -> code.
-IdP-initiated SAML: ``/_idp/AzureAD/apps`` (the app tile) -> the same sign-in page -> a
-``SAMLResponse`` with a RelayState naming the client -> code with no ``state``.
+SP-initiated SAML: ``/oauth2/authorize?identity_provider=AzureAD`` -> an ``AuthnRequest``
+(HTTP-Redirect binding) to ``/_idp/AzureAD/saml2/sso`` (the IdP's sign-in page) -> a signed XML
+``SAMLResponse`` auto-posted (HTTP-POST binding) to ``/saml2/idpresponse`` -> code.
+IdP-initiated SAML: ``/_idp/AzureAD/apps`` (the app tile) -> the same sign-in page -> an
+unsolicited ``SAMLResponse`` with a RelayState naming the client -> code with no ``state``.
 OIDC: ``/_idp/Okta/oauth2/authorize`` -> ``/oauth2/idpresponse?code=...&state=...`` -> code.
 
-The SAMLResponse is a signed, base64-encoded JSON assertion, not SAML XML.
+The simulated Azure AD publishes its federation metadata at
+``/_idp/<provider>/federationmetadata/2007-06/federationmetadata.xml``; a provider seeded with
+``metadata_file`` / ``metadata_xml`` is trusted (entity id, SSO URL, certificates) from that
+document instead, as Cognito does with an uploaded metadata file.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import re
 import secrets
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -33,13 +38,21 @@ from .seed import IdpUserSeed, ProviderSeed
 from .triggers import TriggerError
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from .app import LocalCognito
+    from .saml import IdpCredentials
+
+# ``.saml`` (lxml, signxml) is imported where it is used: loading it would slow every start,
+# also of pools without SAML providers.
 
 __all__ = ["Federation"]
 
 _PENDING_LIFETIME = 600
 _BAD_RELAY = "Invalid samlResponse or relayState from identity provider"
-_BAD_SIGNATURE = "Error in SAML response processing: SAML Assertion signature is invalid"
+_REPLAYED = "Invalid SAML response received: the assertion has already been used"
+_STS = re.compile(r"^https://sts\.windows\.net/([^/]+)/$")
+_AUTHN_METHODS = "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod"
 
 
 @dataclass
@@ -47,6 +60,16 @@ class _Pending:
     request: AuthorizeRequest
     provider: str
     expires_at: float
+    saml_request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _SamlTrust:
+    """What Cognito knows of a SAML IdP: from its metadata, or the simulated IdP's own."""
+
+    entity_id: str
+    sso_url: str
+    certificates: tuple[x509.Certificate, ...]
 
 
 class Federation:
@@ -56,7 +79,9 @@ class Federation:
         self._pending: dict[str, _Pending] = {}
         self._idp_codes: dict[str, tuple[str, IdpUserSeed, float]] = {}
         self._used_assertions: set[str] = set()
-        self._signer = URLSafeTimedSerializer(secrets.token_bytes(32), salt="local-saml")
+        self._saml_lock = threading.Lock()
+        self._credentials: dict[str, IdpCredentials] = {}
+        self._trust: dict[str, _SamlTrust] = {}
 
     def routes(self) -> list[Route]:
         return [
@@ -65,25 +90,93 @@ class Federation:
             Route("/_idp/{provider}/saml2/sso", self.idp_signin, methods=["GET", "POST"]),
             Route("/_idp/{provider}/oauth2/authorize", self.idp_signin, methods=["GET", "POST"]),
             Route("/_idp/{provider}/apps", self.app_tile, methods=["GET"]),
+            Route("/_idp/{provider}/federationmetadata/2007-06/federationmetadata.xml",
+                  self.metadata_document, methods=["GET"]),
         ]
+
+    # SAML configuration --------------------------------------------------------------------
+
+    @property
+    def acs_url(self) -> str:
+        """Cognito's assertion consumer service: ``<domain>/saml2/idpresponse``."""
+        return f"{self.cognito.domain}/saml2/idpresponse"
+
+    @property
+    def sp_entity_id(self) -> str:
+        """Cognito's SAML SP entity id: ``urn:amazon:cognito:sp:<pool id>``."""
+        from . import saml
+
+        return saml.sp_entity_id(self.pool.pool_id)
+
+    @staticmethod
+    def saml_issuer(provider: ProviderSeed) -> str:
+        """The simulated IdP's issuer: the seed's ``issuer``, else Azure AD's for the tenant."""
+        if provider.issuer:
+            return provider.issuer
+        tenant = provider.tenant_id or uuid.uuid5(uuid.NAMESPACE_URL, provider.name)
+        return f"https://sts.windows.net/{tenant}/"
+
+    def idp_credentials(self, provider: ProviderSeed) -> IdpCredentials:
+        """The simulated IdP's signing key and certificate (from the seed, or made once)."""
+        from . import saml
+
+        with self._saml_lock:
+            credentials = self._credentials.get(provider.name)
+            if credentials is None:
+                credentials = (saml.IdpCredentials.from_pem(provider.signing_key,
+                                                            provider.signing_certificate)
+                               if provider.signing_key else saml.IdpCredentials.generate())
+                self._credentials[provider.name] = credentials
+            return credentials
+
+    def saml_trust(self, provider: ProviderSeed) -> _SamlTrust:
+        """Entity id, SSO URL and certificates Cognito uses for ``provider``."""
+        from . import saml
+
+        with self._saml_lock:
+            trust = self._trust.get(provider.name)
+        if trust is not None:
+            return trust
+        xml: str | bytes | None = provider.metadata_xml
+        if provider.metadata_file is not None:
+            xml = Path(provider.metadata_file).read_bytes()
+        if xml is not None:
+            metadata = saml.parse_metadata(xml)
+            trust = _SamlTrust(
+                entity_id=metadata.entity_id,
+                sso_url=metadata.sso_redirect_url or metadata.sso_post_url or "",
+                certificates=metadata.certificates)
+        else:
+            trust = _SamlTrust(entity_id=self.saml_issuer(provider),
+                               sso_url=f"/_idp/{provider.name}/saml2/sso",
+                               certificates=(self.idp_credentials(provider).certificate,))
+        with self._saml_lock:
+            return self._trust.setdefault(provider.name, trust)
 
     # Cognito -> IdP ------------------------------------------------------------------------
 
     def start(self, req: AuthorizeRequest, provider: ProviderSeed) -> Response:
         """Send the browser to the IdP's sign-in page (SAML AuthnRequest or OIDC authorize)."""
+        from . import saml
+
         now = time.time()
         for stale in [k for k, v in self._pending.items() if v.expires_at < now]:
             del self._pending[stale]
         relay = secrets.token_urlsafe(32)
-        self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME)
         if provider.type == "SAML":
-            request_id = f"_{uuid.uuid4().hex}"
-            authn = base64.b64encode(
-                f'<samlp:AuthnRequest ID="{request_id}" '
-                f'AssertionConsumerServiceURL="{self.cognito.domain}/saml2/idpresponse"/>'
-                .encode()).decode()
-            query = urlencode({"SAMLRequest": authn, "RelayState": relay})
-            return RedirectResponse(f"/_idp/{provider.name}/saml2/sso?{query}", status_code=302)
+            trust = self.saml_trust(provider)
+            request_id = f"_{uuid.uuid4()}"
+            destination = (trust.sso_url if "://" in trust.sso_url
+                           else f"{self.cognito.base_url}{trust.sso_url}")
+            authn = saml.build_authn_request(
+                request_id=request_id, sp_entity=self.sp_entity_id, acs_url=self.acs_url,
+                destination=destination, now=self.cognito.now())
+            self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME,
+                                            saml_request_id=request_id)
+            query = urlencode({"SAMLRequest": saml.encode_redirect(authn), "RelayState": relay})
+            separator = "&" if "?" in trust.sso_url else "?"
+            return RedirectResponse(f"{trust.sso_url}{separator}{query}", status_code=302)
+        self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME)
         query = urlencode({
             "client_id": f"local-cognito-{self.pool.pool_id}", "response_type": "code",
             "redirect_uri": f"{self.cognito.domain}/oauth2/idpresponse",
@@ -122,14 +215,29 @@ class Federation:
             return error_page("invalid_request", "Unknown identity provider", status=404)
         if request.method == "GET":
             params = dict(request.query_params)
-            keep = ("RelayState",) if kind == "SAML" else ("state", "redirect_uri")
+            if kind == "SAML":
+                if "SAMLRequest" not in params:
+                    return error_page("invalid_request", "AADSTS750054: SAMLRequest or "
+                                      "SAMLResponse must be present as query string parameters "
+                                      "in HTTP request for SAML Redirect binding.")
+                refused = self._refuse_authn_request(provider, params["SAMLRequest"])
+                if refused is not None:
+                    return refused
+            keep = ("SAMLRequest", "RelayState") if kind == "SAML" else ("state", "redirect_uri")
             if kind == "OIDC" and params.get("redirect_uri") != (
                     f"{self.cognito.domain}/oauth2/idpresponse"):
                 return error_page("invalid_request", "redirect_uri is not registered at the IdP")
             return self._idp_form(provider, request.url.path,
-                                  {k: params.get(k, "") for k in keep})
+                                  {k: params[k] for k in keep if k in params})
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         hidden = {k: v for k, v in form.items() if k not in ("username", "password")}
+        if kind == "SAML" and "SAMLRequest" in form:
+            refused = self._refuse_authn_request(provider, form["SAMLRequest"])
+            if refused is not None:
+                return refused
+            if "username" not in form:
+                # An AuthnRequest of the HTTP-POST binding: show the sign-in page.
+                return self._idp_form(provider, request.url.path, hidden)
         if kind == "OIDC" and hidden.get("redirect_uri") != (
                 f"{self.cognito.domain}/oauth2/idpresponse"):
             return error_page("invalid_request", "redirect_uri is not registered at the IdP")
@@ -138,18 +246,91 @@ class Federation:
             return self._idp_form(provider, request.url.path, hidden, username=form.get(
                 "username", ""), error="Your account or password is incorrect.")
         if kind == "SAML":
-            assertion = self._signer.dumps({
-                "id": f"_{uuid.uuid4().hex}", "provider": provider.name,
-                "issuer": provider.issuer, "name_id": user.user_id, "attributes": user.claims,
-            })
-            return auto_post_page(f"{self.cognito.domain}/saml2/idpresponse", {
-                "SAMLResponse": base64.b64encode(assertion.encode()).decode(),
-                "RelayState": hidden.get("RelayState", ""),
-            }, title=provider.display_name or provider.name)
+            return self._saml_post(provider, user, hidden)
         code = secrets.token_urlsafe(32)
         self._idp_codes[code] = (provider.name, user, time.time() + 300)
         query = urlencode({"code": code, "state": hidden.get("state", "")})
         return RedirectResponse(f"{hidden.get('redirect_uri', '')}?{query}", status_code=302)
+
+    def _refuse_authn_request(self, provider: ProviderSeed, value: str) -> Response | None:
+        """Azure AD's checks of an AuthnRequest: a known app (issuer) and its reply URL."""
+        from . import saml
+
+        try:
+            authn = saml.decode_request(value)
+        except ValueError as exc:
+            return error_page("invalid_request", f"AADSTS750056: SAML message was not properly "
+                              f"formatted: {exc}.")
+        tenant = self._tenant(provider)
+        if authn.issuer != self.sp_entity_id:
+            return error_page("invalid_request", f"AADSTS700016: Application with identifier "
+                              f"'{authn.issuer}' was not found in the directory '{tenant}'.")
+        if authn.acs_url and authn.acs_url != self.acs_url:
+            return error_page("invalid_request", f"AADSTS50011: The redirect URI "
+                              f"'{authn.acs_url}' specified in the request does not match the "
+                              "redirect URIs configured for the application.")
+        return None
+
+    def _tenant(self, provider: ProviderSeed) -> str:
+        match = _STS.match(self.saml_issuer(provider))
+        return provider.tenant_id or (match.group(1) if match else "")
+
+    def _azure_claims(self, provider: ProviderSeed,
+                      user: IdpUserSeed) -> dict[str, str | list[str]]:
+        """The claims Azure AD sends by default, overridden by the user's seeded claims."""
+        from . import saml
+
+        issuer = self.saml_issuer(provider)
+        claims: dict[str, str | list[str]] = {
+            saml.AZURE_CLAIMS["tenant_id"]: self._tenant(provider),
+            saml.AZURE_CLAIMS["object_id"]: str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                      f"{issuer}{user.username}")),
+            saml.AZURE_CLAIMS["identity_provider"]: issuer,
+            saml.AZURE_CLAIMS["authn_methods"]: f"{_AUTHN_METHODS}/password",
+            saml.AZURE_CLAIMS["name"]: user.username,
+            **user.claims,
+        }
+        groups = claims.get(saml.AZURE_CLAIMS["groups"])
+        if isinstance(groups, list) and len(groups) > saml.GROUPS_OVERAGE_LIMIT:
+            del claims[saml.AZURE_CLAIMS["groups"]]
+            object_id = claims[saml.AZURE_CLAIMS["object_id"]]
+            claims[saml.AZURE_CLAIMS["groups_link"]] = (
+                f"https://graph.windows.net/{claims[saml.AZURE_CLAIMS['tenant_id']]}/users/"
+                f"{object_id}/getMemberObjects")
+        return {k: v for k, v in claims.items() if v}
+
+    def _saml_post(self, provider: ProviderSeed, user: IdpUserSeed,
+                   hidden: dict[str, str]) -> Response:
+        """The signed Response, auto-posted to Cognito (HTTP-POST binding)."""
+        from . import saml
+
+        in_response_to = None
+        if "SAMLRequest" in hidden:
+            in_response_to = saml.decode_request(hidden["SAMLRequest"]).id
+        xml = saml.build_response(
+            issuer=self.saml_issuer(provider), name_id=user.user_id,
+            name_id_format=saml.NAME_ID_FORMATS[provider.name_id_format],
+            audience=self.sp_entity_id, recipient=self.acs_url,
+            attributes=self._azure_claims(provider, user), now=self.cognito.now(),
+            credentials=self.idp_credentials(provider), in_response_to=in_response_to,
+            sign_assertion=provider.signing != "response",
+            sign_response=provider.signing != "assertion")
+        return auto_post_page(self.acs_url, {
+            "SAMLResponse": base64.b64encode(xml).decode(),
+            "RelayState": hidden.get("RelayState", ""),
+        }, title=provider.display_name or provider.name)
+
+    async def metadata_document(self, request: Request) -> Response:
+        """The simulated IdP's federation metadata (Azure AD's ``federationmetadata.xml``)."""
+        from . import saml
+
+        provider = self._provider(request, "SAML")
+        if provider is None:
+            return error_page("invalid_request", "Unknown SAML identity provider", status=404)
+        sso = f"{self.cognito.base_url}/_idp/{provider.name}/saml2/sso"
+        xml = saml.idp_metadata(entity_id=self.saml_issuer(provider), sso_url=sso,
+                                credentials=self.idp_credentials(provider), logout_url=sso)
+        return Response(xml, media_type="application/samlmetadata+xml")
 
     async def app_tile(self, request: Request) -> Response:
         """The IdP portal's app tile: IdP-initiated sign-in into a user pool app client."""
@@ -174,6 +355,8 @@ class Federation:
     # IdP -> Cognito ------------------------------------------------------------------------
 
     async def saml_response(self, request: Request) -> Response:
+        from . import saml
+
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         relay = form.get("RelayState", "")
         pending = self._pending.pop(relay, None)
@@ -194,16 +377,23 @@ class Federation:
             if named is None or not self._idp_initiated_allowed(req, named):
                 return req.error("invalid_request", _BAD_RELAY)
             provider = named
+        trust = self.saml_trust(provider)
         try:
-            raw = base64.b64decode(form.get("SAMLResponse", ""), validate=True).decode()
-            assertion: dict[str, Any] = self._signer.loads(raw, max_age=300)
-        except (binascii.Error, UnicodeDecodeError, BadData):
-            return req.error("server_error", _BAD_SIGNATURE)
-        if assertion.get("provider") != provider.name or assertion["id"] in self._used_assertions:
-            return req.error("server_error", _BAD_SIGNATURE)
-        self._used_assertions.add(assertion["id"])
-        return await run_in_threadpool(self._finish, req, provider, assertion["name_id"],
-                                       assertion["attributes"], include_state=not idp_initiated)
+            assertion = saml.verify_response(
+                form.get("SAMLResponse", ""), certificates=trust.certificates,
+                idp_entity_id=trust.entity_id, audience=self.sp_entity_id,
+                recipient=self.acs_url, now=self.cognito.now(),
+                in_response_to=None if pending is None else pending.saml_request_id)
+        except saml.SamlError as exc:
+            return req.error(exc.error, exc.description)
+        with self._saml_lock:
+            replayed = assertion.id in self._used_assertions
+            self._used_assertions.add(assertion.id)
+        if replayed:
+            return req.error("invalid_request", _REPLAYED)
+        return await run_in_threadpool(self._finish, req, provider, assertion.name_id,
+                                       assertion.attributes, include_state=not idp_initiated,
+                                       issuer=assertion.issuer)
 
     def _idp_initiated_allowed(self, req: AuthorizeRequest, provider: ProviderSeed) -> bool:
         if provider.type != "SAML" or not provider.idp_initiated:
@@ -237,7 +427,8 @@ class Federation:
                                        include_state=True)
 
     def _finish(self, req: AuthorizeRequest, provider: ProviderSeed, user_id: str,
-                claims: dict[str, Any], *, include_state: bool) -> Response:
+                claims: dict[str, Any], *, include_state: bool,
+                issuer: str | None = None) -> Response:
         failure = self.cognito.faults.idp_failure_for(provider.name) or provider.failure
         if failure is not None:
             return req.error("server_error" if provider.type == "SAML" else "invalid_request",
@@ -271,7 +462,7 @@ class Federation:
                     attributes["email_verified"] = "true"
                 if decision.auto_verify_phone and "phone_number" in attributes:
                     attributes["phone_number_verified"] = "true"
-            user = self._link(provider, user_id, attributes)
+            user = self._link(provider, user_id, attributes, issuer)
             if first:
                 triggers.post_confirmation(client_id=client_id, user=user)
         except TriggerError as exc:
@@ -282,7 +473,8 @@ class Federation:
                                 session_id=session_id, include_state=include_state,
                                 on_trigger_error=lambda exc: refused(exc.message))
 
-    def _link(self, provider: ProviderSeed, user_id: str, attributes: dict[str, str]) -> User:
+    def _link(self, provider: ProviderSeed, user_id: str, attributes: dict[str, str],
+              issuer: str | None) -> User:
         """Create the federated user on first sign-in, refresh its mapped attributes after."""
         username = f"{provider.name}_{user_id}".lower()
         group = f"{self.pool.pool_id}_{provider.name}"
@@ -297,7 +489,7 @@ class Federation:
                         attributes=attributes, groups=[group], identities=[{
                             "userId": user_id, "providerName": provider.name,
                             "providerType": provider.type,
-                            "issuer": provider.issuer if provider.type == "SAML" else None,
+                            "issuer": issuer,
                             "primary": "true",
                             "dateCreated": str(int(self.pool.now() * 1000)),
                         }])

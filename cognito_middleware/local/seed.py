@@ -184,6 +184,21 @@ class ProviderSeed:
     idp_initiated: bool = False
     failure: str | None = None
     """When set, every sign-in through this IdP fails with this ``error_description``."""
+    tenant_id: str | None = None
+    """SAML: the Azure AD tenant; the issuer defaults to ``https://sts.windows.net/<tenant>/``."""
+    name_id_format: Literal["persistent", "emailAddress", "unspecified"] = "emailAddress"
+    """SAML: the ``NameID`` format the simulated IdP sends (the user's ``user_id`` is the value)."""
+    signing: Literal["assertion", "response", "response_and_assertion"] = "assertion"
+    """SAML: what the simulated IdP signs (Azure AD's "Signing Option")."""
+    metadata_file: str | None = None
+    """SAML: path of the IdP's federation metadata XML (entity id, SSO URL, certificates), e.g.
+    an Azure AD ``federationmetadata.xml``; relative to the seed file when loaded from one."""
+    metadata_xml: str | None = None
+    """SAML: the IdP's federation metadata XML itself (instead of ``metadata_file``)."""
+    signing_key: str | None = field(default=None, repr=False)
+    """SAML: PEM private key the simulated IdP signs with; a new key on every start if omitted."""
+    signing_certificate: str | None = None
+    """SAML: PEM certificate of ``signing_key``; generated from the key if omitted."""
 
 
 @dataclass(kw_only=True)
@@ -269,6 +284,7 @@ class Seed:
         for provider in self.providers:
             if provider.type not in ("SAML", "OIDC"):
                 raise SeedError(f"provider {provider.name!r}: type must be SAML or OIDC")
+            _validate_saml(provider)
         if self.issuer_style not in ("local", "aws"):
             raise SeedError(f"issuer_style must be 'local' or 'aws', got {self.issuer_style!r}")
         pool = self.identity_pool
@@ -295,6 +311,10 @@ class Seed:
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        for provider in data.get("providers") or []:
+            metadata = provider.get("metadata_file") if isinstance(provider, dict) else None
+            if isinstance(metadata, str) and not Path(metadata).is_absolute():
+                provider["metadata_file"] = str(path.parent / metadata)
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -336,6 +356,44 @@ def _validate_branding(branding: BrandingSeed | None, where: str) -> None:
             sanitize_css(branding.css)
     except ValueError as exc:
         raise SeedError(f"{where}: {exc}") from None
+
+
+def _validate_saml(provider: ProviderSeed) -> None:
+    where = f"provider {provider.name!r}"
+    saml_only = ("tenant_id", "metadata_file", "metadata_xml", "signing_key",
+                 "signing_certificate")
+    if provider.type != "SAML":
+        used = [name for name in saml_only if getattr(provider, name) is not None]
+        if used:
+            raise SeedError(f"{where}: {', '.join(used)} only apply to SAML providers")
+        return
+    if provider.name_id_format not in ("persistent", "emailAddress", "unspecified"):
+        raise SeedError(f"{where}: name_id_format must be persistent, emailAddress or "
+                        "unspecified")
+    if provider.signing not in ("assertion", "response", "response_and_assertion"):
+        raise SeedError(f"{where}: signing must be assertion, response or "
+                        "response_and_assertion")
+    if provider.metadata_file is not None and provider.metadata_xml is not None:
+        raise SeedError(f"{where}: give metadata_file or metadata_xml, not both")
+    if provider.signing_certificate is not None and provider.signing_key is None:
+        raise SeedError(f"{where}: signing_certificate needs signing_key")
+    if provider.metadata_file is None and provider.metadata_xml is None and (
+            provider.signing_key is None):
+        return
+    from .saml import IdpCredentials, parse_metadata
+
+    try:
+        if provider.metadata_file is not None:
+            parse_metadata(Path(provider.metadata_file).read_bytes())
+        elif provider.metadata_xml is not None:
+            parse_metadata(provider.metadata_xml)
+    except (OSError, ValueError) as exc:
+        raise SeedError(f"{where}: metadata: {exc}") from None
+    if provider.signing_key is not None:
+        try:
+            IdpCredentials.from_pem(provider.signing_key, provider.signing_certificate)
+        except ValueError as exc:
+            raise SeedError(f"{where}: signing_key: {exc}") from None
 
 
 _NESTED: dict[tuple[type[Any], str], type[Any]] = {
@@ -452,9 +510,12 @@ def demo_seed(app_url: str = "http://127.0.0.1:8000") -> Seed:
             ProviderSeed(
                 name="AzureAD", type="SAML", display_name="Microsoft (simulated Azure AD)",
                 issuer=f"https://sts.windows.net/{DEMO_AZURE_TENANT}/",
+                tenant_id=DEMO_AZURE_TENANT,
                 idp_identifiers=["contoso.example"],
                 attribute_mapping={
                     "email": f"{_SAML_CLAIMS}/emailaddress",
+                    "given_name": f"{_SAML_CLAIMS}/givenname",
+                    "family_name": f"{_SAML_CLAIMS}/surname",
                     "name": "http://schemas.microsoft.com/identity/claims/displayname",
                     "custom:groups": f"{_MS_CLAIMS}/groups",
                 },
@@ -463,6 +524,8 @@ def demo_seed(app_url: str = "http://127.0.0.1:8000") -> Seed:
                     user_id="carol@contoso.example",
                     claims={
                         f"{_SAML_CLAIMS}/emailaddress": "carol@contoso.example",
+                        f"{_SAML_CLAIMS}/givenname": "Carol",
+                        f"{_SAML_CLAIMS}/surname": "Azure",
                         "http://schemas.microsoft.com/identity/claims/displayname": "Carol Azure",
                         f"{_MS_CLAIMS}/groups": ["5f0c3c5e-6f3a-4a8e-9d55-0f9a2d1c7e11",
                                                  "a2b4c6d8-1e3f-4a5b-8c7d-9e0f1a2b3c4d"],

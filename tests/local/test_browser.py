@@ -140,3 +140,6 @@ def test_sign_in_through_simulated_azure_ad(local_cognito: LocalCognito, app_url
     assert params["state"] == ["st-123"]
     code = params["code"][0]
     assert local_cognito.pool.codes[code].username == "azuread_carol@contoso.example"
+    # The browser itself carried the AuthnRequest and auto-posted the signed XML response.
+    assert local_cognito.calls["/_idp/AzureAD/saml2/sso"] == 2
+    assert local_cognito.calls["/saml2/idpresponse"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
@@ -140,10 +141,16 @@ async def test_tampered_or_replayed_saml_response(client: httpx.AsyncClient) -> 
                                                   "password": DEMO_PASSWORD})
     saml = find_forms(posted.text)[0]
     assert saml.action.endswith("/saml2/idpresponse")
-    tampered = dict(saml.fields, SAMLResponse=saml.fields["SAMLResponse"][:-8] + "AAAAAAA=")
+    xml = base64.b64decode(saml.fields["SAMLResponse"])
+    assert b">carol@contoso.example</NameID>" in xml
+    forged = xml.replace(b">carol@contoso.example<", b">mallory@contoso.example<")
+    tampered = dict(saml.fields, SAMLResponse=base64.b64encode(forged).decode())
     bad = await client.post("/saml2/idpresponse", data=tampered)
     assert query(bad)["error"] == "server_error"
     assert "SAML Assertion signature is invalid" in query(bad)["error_description"]
+    replayed = await client.post("/saml2/idpresponse", data=saml.fields)
+    assert replayed.status_code == 400
+    assert "Invalid samlResponse or relayState" in replayed.text
 
 
 async def test_idp_initiated_sign_in_has_no_state(local_cognito: LocalCognito,
