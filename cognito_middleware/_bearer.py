@@ -64,13 +64,15 @@ class BearerAuthenticator:
         self._verifier = verifier
         self._clock = clock
         self._leeway = leeway
-        self._verified: BoundedMap[bytes, _Verified] = BoundedMap(size)
+        self._verified: BoundedMap[bytes, _Verified] = BoundedMap(size, lru=True)
 
     async def authenticate(self, authorization: bytes) -> CognitoUser:
         """The user of a ``Bearer`` header; raises :class:`BearerRefused`."""
         known = self._verified.get(authorization[_KEY])
-        if known is not None and known.header == authorization and self._clock() < known.until:
-            return known.user
+        if known is not None and known.header == authorization:
+            if self._clock() < known.until:
+                return known.user
+            raise BearerRefused(401, "invalid_token", "the token has expired")
         token = authorization[7:].decode("latin-1").strip()
         try:
             claims = await self._verifier.verify_access_token(token)

@@ -50,7 +50,6 @@ __all__ = ["TokenVerifier", "at_hash"]
 
 _ALGORITHM = "RS256"
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
-_UNVERIFIED_MEMO_SIZE = 2048
 # Beyond float precision; larger integers would overflow the arithmetic with the leeway.
 _MAX_TIME = 2**53
 # Headers that select or change how the signature is computed; we support none of them.
@@ -137,7 +136,6 @@ class TokenVerifier:
         self._bearer: BoundedMap[str, tuple[int, dict[str, Any]]] = BoundedMap(
             max(bearer_cache_size, 0), lru=True
         )
-        self._unverified: BoundedMap[str, dict[str, Any]] = BoundedMap(_UNVERIFIED_MEMO_SIZE)
 
     @classmethod
     def from_config(
@@ -232,19 +230,13 @@ class TokenVerifier:
 
         Only for tokens this app verified itself and then sealed in its own session. Raises
         :class:`MalformedTokenError` for anything that is not a JWS with a JSON-object payload.
-        Results are memoised (bounded); the returned dict must not be modified.
         """
         if not isinstance(token, str) or len(token) > self._max_token_bytes:
             raise MalformedTokenError("the token is not a string of acceptable size")
-        claims = self._unverified.get(token)
-        if claims is not None:
-            return claims
         parts = token.split(".")
         if len(parts) != 3:
             raise MalformedTokenError("not a compact JWS")
-        claims = _decode_segment(parts[1], "payload")
-        self._unverified.put(token, claims)
-        return claims
+        return _decode_segment(parts[1], "payload")
 
     # Verification -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser
@@ -87,7 +88,7 @@ class CognitoUser(BaseUser):
             roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
             preferred_role=primary.get("cognito:preferred_role"),
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
-            claims=dict(primary),
+            claims=MappingProxyType(dict(primary)),
             identity_provider=provider,
             provider_type=provider_type,
             client_id=access.get("client_id") or primary.get("aud"),

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
 import cognito_middleware.tokens as tokens_module
+from cognito_middleware._bearer import BearerAuthenticator, BearerRefused
 from cognito_middleware.config import CognitoConfig
 from cognito_middleware.exceptions import (
     ClaimError,
@@ -761,53 +762,64 @@ class RSACounter:
         monkeypatch.setattr(tokens_module, "_decode_segment", counting_decode)
 
 
+def authenticator(verifier: TokenVerifier, size: int = 10_000) -> BearerAuthenticator:
+    return BearerAuthenticator(verifier, clock=verifier._clock, leeway=5.0, size=size)
+
+
+def header(token: str) -> bytes:
+    return f"Bearer {token}".encode()
+
+
 async def test_a_repeated_bearer_token_costs_no_rsa(
     verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    bearer = authenticator(verifier)
     counter = RSACounter(verifier, monkeypatch)
     token = sign(access_claims(), ACCESS_KEY)
-    first = await verifier.verify_bearer(token)
+    first = await bearer.authenticate(header(token))
     assert (counter.calls, counter.decodes) == (1, 2)
     for _ in range(5):
-        assert await verifier.verify_bearer(token) == first
+        assert await bearer.authenticate(header(token)) is first
     assert (counter.calls, counter.decodes) == (1, 2)
 
 
 async def test_the_memo_rechecks_exp(
     verifier: TokenVerifier, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    bearer = authenticator(verifier)
     counter = RSACounter(verifier, monkeypatch)
     token = sign(access_claims(exp=NOW + 60), ACCESS_KEY)
-    await verifier.verify_bearer(token)
+    await bearer.authenticate(header(token))
     clock.now = NOW + 64
-    await verifier.verify_bearer(token)
+    await bearer.authenticate(header(token))
     clock.now = NOW + 65
-    with pytest.raises(ExpiredTokenError):
-        await verifier.verify_bearer(token)
+    with pytest.raises(BearerRefused) as refused:
+        await bearer.authenticate(header(token))
+    assert refused.value.status == 401 and "expired" in refused.value.reason
     assert counter.calls == 1
-    clock.now = NOW + 1
-    await verifier.verify_bearer(token)  # evicted: verified afresh
-    assert counter.calls == 2
 
 
 async def test_failures_are_not_memoised(
     verifier: TokenVerifier, issuer: Issuer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    bearer = authenticator(verifier)
     counter = RSACounter(verifier, monkeypatch)
     head, _, signature = sign(access_claims(), ACCESS_KEY).split(".")
     forged = f"{head}.{_b64json(access_claims(username='root'))}.{signature}"
     for _ in range(3):
-        with pytest.raises(InvalidSignatureError):
-            await verifier.verify_bearer(forged)
+        with pytest.raises(BearerRefused) as refused:
+            await bearer.authenticate(header(forged))
+        assert refused.value.status == 401
     assert counter.calls == 3
     issuer.down = True
     token = sign(access_claims(), ACCESS_KEY)
-    fresh = make_fresh_verifier(verifier, clock)
-    with pytest.raises(JWKSUnavailableError):
-        await fresh.verify_bearer(token)
+    fresh = authenticator(make_fresh_verifier(verifier, clock))
+    with pytest.raises(BearerRefused) as refused:
+        await fresh.authenticate(header(token))
+    assert refused.value.status == 503
     issuer.down = False
     clock.now += 10
-    assert (await fresh.verify_bearer(token))["username"] == "alice"
+    assert (await fresh.authenticate(header(token))).username == "alice"
 
 
 def make_fresh_verifier(verifier: TokenVerifier, clock: FrozenClock) -> TokenVerifier:
@@ -816,67 +828,44 @@ def make_fresh_verifier(verifier: TokenVerifier, clock: FrozenClock) -> TokenVer
 
 
 async def test_the_memo_is_a_bounded_lru(
-    make_verifier: Callable[..., TokenVerifier], monkeypatch: pytest.MonkeyPatch
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    verifier = make_verifier(bearer_cache_size=2)
+    bearer = authenticator(verifier, size=2)
     counter = RSACounter(verifier, monkeypatch)
-    a, b, c = (sign(access_claims(jti=name), ACCESS_KEY) for name in "abc")
-    await verifier.verify_bearer(a)
-    await verifier.verify_bearer(b)
-    await verifier.verify_bearer(a)  # a is now the most recently used
-    await verifier.verify_bearer(c)  # evicts b
+    a, b, c = (header(sign(access_claims(jti=name), ACCESS_KEY)) for name in "abc")
+    await bearer.authenticate(a)
+    await bearer.authenticate(b)
+    await bearer.authenticate(a)  # a is now the most recently used
+    await bearer.authenticate(c)  # evicts b
     assert counter.calls == 3
-    await verifier.verify_bearer(a)
-    await verifier.verify_bearer(c)
+    await bearer.authenticate(a)
+    await bearer.authenticate(c)
     assert counter.calls == 3
-    await verifier.verify_bearer(b)  # evicts a
+    await bearer.authenticate(b)  # evicts a
     assert counter.calls == 4
-    await verifier.verify_bearer(c)
+    await bearer.authenticate(c)
     assert counter.calls == 4
-    await verifier.verify_bearer(a)
+    await bearer.authenticate(a)
     assert counter.calls == 5
 
 
 async def test_memoised_claims_cannot_be_changed_by_a_caller(verifier: TokenVerifier) -> None:
+    bearer = authenticator(verifier)
     token = sign(access_claims(), ACCESS_KEY)
-    claims = await verifier.verify_bearer(token)
-    claims["username"] = "mallory"
-    hit = await verifier.verify_bearer(token)
-    assert hit["username"] == "alice"
-    hit["username"] = "mallory"
-    assert (await verifier.verify_bearer(token))["username"] == "alice"
+    user = await bearer.authenticate(header(token))
+    with pytest.raises(TypeError):
+        user.claims["username"] = "mallory"  # type: ignore[index]
+    assert (await bearer.authenticate(header(token))).claims["username"] == "alice"
 
 
 # Claims of tokens sealed in the session --------------------------------------------------
 
 
-def test_unverified_claims_read_the_payload(
-    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unverified_claims_read_the_payload(verifier: TokenVerifier) -> None:
     token = sign(id_claims())
     assert verifier.unverified_claims(token) == id_claims()
-
-    def fail(*args: object) -> None:
-        raise AssertionError("decoded again")
-
-    monkeypatch.setattr(tokens_module, "_decode_segment", fail)
-    assert verifier.unverified_claims(token) == id_claims()
-
-
-def test_the_unverified_memo_is_bounded(
-    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tokens = [
-        forge(GOOD_HEAD, {"n": i}, lambda data: b"sig")
-        for i in range(tokens_module._UNVERIFIED_MEMO_SIZE + 1)
-    ]
-    for token in tokens:
-        verifier.unverified_claims(token)
-    counter = RSACounter(verifier, monkeypatch)
-    assert verifier.unverified_claims(tokens[-1]) == {"n": len(tokens) - 1}
-    assert counter.decodes == 0
-    assert verifier.unverified_claims(tokens[0]) == {"n": 0}  # the oldest was forgotten
-    assert counter.decodes == 1
+    with pytest.raises(MalformedTokenError):
+        verifier.unverified_claims(token.rsplit(".", 1)[0])
 
 
 # Construction ----------------------------------------------------------------------------
@@ -903,3 +892,18 @@ def test_issuer_and_clients_are_required(http: httpx.AsyncClient, kwargs: dict[s
                                "jwks": JWKSCache(JWKS_URL, http), **kwargs}
     with pytest.raises(ValueError):
         TokenVerifier(**options)
+
+
+async def test_verify_bearer_remembers_a_token_until_exp(
+    verifier: TokenVerifier, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = RSACounter(verifier, monkeypatch)
+    token = sign(access_claims(exp=NOW + 60), ACCESS_KEY)
+    first = await verifier.verify_bearer(token)
+    first["username"] = "mallory"  # a copy: the remembered claims stay as verified
+    assert (await verifier.verify_bearer(token))["username"] == "alice"
+    assert counter.calls == 1
+    clock.now = NOW + 65
+    with pytest.raises(ExpiredTokenError):
+        await verifier.verify_bearer(token)
+    assert counter.calls == 1
