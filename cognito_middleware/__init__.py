@@ -14,7 +14,6 @@ from .credentials import (
 )
 from .events import AuthEvent, AuthHooks
 from .exceptions import (
-    CallbackError,
     ClaimError,
     CognitoError,
     CognitoUnavailableError,
@@ -53,7 +52,6 @@ __all__ = [
     "AnonymousUser",
     "AuthEvent",
     "AuthHooks",
-    "CallbackError",
     "ClaimError",
     "CognitoAuthMiddleware",
     "CognitoConfig",

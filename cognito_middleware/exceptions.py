@@ -13,7 +13,6 @@
     │   └── SessionStoreUnavailableError  the session store (Redis) did not answer
     ├── SessionTooLargeError            the session does not fit in the cookies (use Redis)
     ├── OAuthError                      the OAuth flow failed
-    │   ├── CallbackError               the callback was refused (state, error from Cognito, ...)
     │   └── TokenEndpointError          ``/oauth2/token`` or ``/oauth2/revoke`` answered an error
     │       └── InvalidGrantError       code or refresh token unknown, used, revoked or expired
     └── IdentityPoolError               the identity pool answered an error (``__type``)
@@ -29,7 +28,6 @@ Every leaf carries the data needed to act on it; messages never contain tokens, 
 from __future__ import annotations
 
 __all__ = [
-    "CallbackError",
     "ClaimError",
     "CognitoError",
     "CognitoUnavailableError",
@@ -152,10 +150,6 @@ class OAuthError(CognitoError):
         super().__init__(f"{error}: {description}" if description else error)
         self.error = error
         self.description = description
-
-
-class CallbackError(OAuthError):
-    """The sign-in callback was refused: bad or replayed ``state``, or an error sent by Cognito."""
 
 
 class TokenEndpointError(OAuthError):
