@@ -12,7 +12,7 @@ response (session changes, extra cookies) the middleware's ``send`` wrapper,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -159,7 +159,7 @@ class RequestState:
         scope, which holds this state, and the cycle would keep both until the cyclic GC."""
         self._send = None
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
         """Forward ``message``; on the response start, add the state's cookies first."""
         send = self._send
         if send is None:
@@ -167,13 +167,18 @@ class RequestState:
         if message["type"] == "http.response.start" and (
             self.set_cookies or self.session_changed
         ):
-            cookies = await self.response_cookies()
-            if cookies:
-                headers = MutableHeaders(scope=message)
-                for value in cookies:
-                    headers.append("set-cookie", value)
-                if "cache-control" not in headers:
-                    headers["cache-control"] = "private"
+            return self._start_with_cookies(send, message)
+        # Most messages go straight through: no coroutine of our own per message.
+        return send(message)
+
+    async def _start_with_cookies(self, send: Send, message: Message) -> None:
+        cookies = await self.response_cookies()
+        if cookies:
+            headers = MutableHeaders(scope=message)
+            for value in cookies:
+                headers.append("set-cookie", value)
+            if "cache-control" not in headers:
+                headers["cache-control"] = "private"
         await send(message)
 
 

@@ -31,14 +31,12 @@ class RequestCookies(Mapping[str, str]):
 
     def _find(self, name: str) -> str | None:
         """The value ``cookie_parser`` would give ``name``: that of the last ``;``-separated
-        part whose text before its first ``=``, stripped, is ``name``."""
+        part whose text before its first ``=``, stripped, is ``name``. A part can hold the
+        name as its key only at its start, so the search resumes after each part."""
         raw = self._raw
-        end = len(raw)
-        while True:
-            at = raw.rfind(name, 0, end)
-            if at < 0:
-                return None
-            end = at + len(name) - 1
+        value: str | None = None
+        at = raw.find(name)
+        while at >= 0:
             start = raw.rfind(";", 0, at) + 1
             stop = raw.find(";", at)
             if stop < 0:
@@ -50,7 +48,10 @@ class RequestCookies(Mapping[str, str]):
                 and not raw[at + len(name) : equals].strip()
             ):
                 value = raw[equals + 1 : stop].strip()
-                return _unquote(value) if value[:1] == '"' else value
+                if value[:1] == '"':
+                    value = _unquote(value)
+            at = raw.find(name, stop + 1)
+        return value
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         if self._parsed is not None:
