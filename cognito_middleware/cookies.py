@@ -7,7 +7,7 @@ from http.cookies import SimpleCookie, _unquote
 
 from starlette.requests import cookie_parser
 
-__all__ = ["RequestCookies", "expire_cookie", "set_cookie"]
+__all__ = ["RequestCookies", "cookie_name", "expire_cookie", "set_cookie"]
 
 
 class RequestCookies(Mapping[str, str]):
@@ -75,6 +75,12 @@ class RequestCookies(Mapping[str, str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
+
+
+def cookie_name(name: str, *, secure: bool) -> str:
+    """The name a cookie is sent under: with ``Secure``, the ``__Host-`` prefix, which browsers
+    accept only for a cookie of this host, ``Path=/``, over HTTPS."""
+    return f"__Host-{name}" if secure else name
 
 
 def set_cookie(

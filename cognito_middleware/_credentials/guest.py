@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from .._cache import BoundedMap
 from ..config import CognitoConfig
-from ..cookies import expire_cookie, set_cookie
+from ..cookies import cookie_name, expire_cookie, set_cookie
 
 __all__ = ["GUEST_COOKIE", "GuestCookie", "GuestIdentity"]
 
@@ -39,7 +39,7 @@ class GuestCookie:
     def __init__(self, config: CognitoConfig, pool_id: str, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._secure = config.cookies_secure
-        self.name = f"__Host-{GUEST_COOKIE}" if self._secure else GUEST_COOKIE
+        self.name = cookie_name(GUEST_COOKIE, secure=self._secure)
         self._serializer = _serializer(config, pool_id, clock)
         # A signature once checked stays valid for these keys: guest pages skip the HMAC.
         self._verified: BoundedMap[str, GuestIdentity] = BoundedMap(_MEMO_SIZE, clock=clock)

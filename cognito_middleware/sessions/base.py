@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
+from ..cookies import cookie_name
+
 __all__ = ["CookieSettings", "SessionData", "SessionStore"]
 
 
@@ -45,7 +47,7 @@ class CookieSettings:
 
     @property
     def cookie_name(self) -> str:
-        return f"__Host-{self.name}" if self.secure else self.name
+        return cookie_name(self.name, secure=self.secure)
 
 
 @runtime_checkable
