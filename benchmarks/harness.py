@@ -3,8 +3,12 @@
 A request is a prebuilt scope with header bytes of its own (as a server makes them for every
 request); every call gets a shallow copy (apps add keys to it), a ``receive`` that returns an
 empty body and a ``send`` that keeps only the response start.
-Timing batches of calls for several variants is interleaved round by round, so that drift in
-the machine's speed hits every variant alike; the figure kept is the median of the rounds.
+Short batches of calls for several variants are alternated round by round, so that drift in
+the machine's speed hits every variant alike. The figure kept for a variant is its fastest
+batch, and a ratio is the fastest batch of one variant over the fastest of the bare app: on a
+shared machine the median of long rounds moves by 10-50 % between runs, the minimum of many
+short alternated batches by a few per cent (a second, independent bare app measured in the same
+alternation shows how much). Medians are kept as secondary figures.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ __all__ = [
     "apply_set_cookies",
     "cookie_header",
     "copies",
+    "fastest",
+    "figures",
     "make_scope",
     "measure_interleaved",
+    "min_ratio",
 ]
 
 HOST = "127.0.0.1:8000"
@@ -157,7 +164,7 @@ async def _timed(app: ASGIApp, scopes: Sequence[Scope]) -> tuple[float, Responde
 
 async def measure_interleaved(batches: Sequence[Batch], rounds: int) -> None:
     """Time every batch ``rounds`` times, rotating the order each round; fills ``samples``
-    (microseconds per request, one per round)."""
+    (microseconds per call, one per round)."""
     for round_no in range(rounds):
         shift = round_no % len(batches)
         for batch in [*batches[shift:], *batches[:shift]]:
@@ -166,6 +173,31 @@ async def measure_interleaved(batches: Sequence[Batch], rounds: int) -> None:
             if responder.status != batch.expected_status:
                 batch.unexpected += 1
             batch.samples.append(per_request)
+
+
+def fastest(values: Sequence[float]) -> float:
+    """The fastest batch: the time a variant takes when the machine does not get in its way."""
+    return min(values) if values else float("nan")
+
+
+def min_ratio(values: Sequence[float], floor: Sequence[float]) -> float:
+    """The fastest batch of a variant over the fastest batch of the floor, same alternation."""
+    if not values or not floor:
+        return float("nan")
+    return min(values) / min(floor)
+
+
+def figures(batch: Batch, floor: Batch) -> dict[str, Any]:
+    """The JSON-ready figures of one variant against the floor of the same alternation."""
+    return {
+        "fastest_us": round(fastest(batch.samples), 3),
+        "ratio_to_bare": round(min_ratio(batch.samples, floor.samples), 4),
+        "overhead_us": round(fastest(batch.samples) - fastest(floor.samples), 3),
+        "median_us": round(median(batch.samples), 2),
+        "median_ratio_to_bare": round(paired_ratio(batch.samples, floor.samples), 3),
+        "unexpected_status_rounds": batch.unexpected,
+        "samples_us": [round(s, 2) for s in batch.samples],
+    }
 
 
 def median(values: Sequence[float]) -> float:

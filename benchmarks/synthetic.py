@@ -14,9 +14,11 @@ import secrets
 import time
 import uuid
 
+from cognito_middleware import CognitoConfig
+from cognito_middleware.sessions import CookieSessionStore, CookieSettings, SessionStore
 from cognito_middleware.sessions.base import SessionData
 
-__all__ = ["distinct_sessions", "retoken"]
+__all__ = ["cookie_header_of", "distinct_sessions", "issuer_store", "retoken"]
 
 
 def _b64(raw: bytes) -> str:
@@ -37,17 +39,35 @@ def retoken(token: str, index: int) -> str:
     return f"{header}.{_b64(json.dumps(claims, separators=(',', ':')).encode())}.{signature}"
 
 
-def distinct_sessions(template: SessionData, count: int) -> list[SessionData]:
-    """``count`` sessions of distinct users, signed in now, shaped like ``template``."""
+def distinct_sessions(
+    template: SessionData, count: int, *, start: int = 0, idle: float = 0.0
+) -> list[SessionData]:
+    """``count`` sessions of distinct users (numbers ``start`` onwards), signed in now and last
+    seen ``idle`` seconds ago, shaped like ``template``."""
     now = time.time()
     sessions = []
-    for index in range(count):
+    for index in range(start, start + count):
         sessions.append(template.evolve(
             session_id=secrets.token_urlsafe(16),
             id_token=retoken(template.id_token, index),
             access_token=retoken(template.access_token, index),
             refresh_token=(template.refresh_token or "")[:-8] + secrets.token_hex(4),
-            created_at=now,
-            last_seen=now,
+            created_at=now - idle,
+            last_seen=now - idle,
         ))
     return sessions
+
+
+def issuer_store(config: CognitoConfig) -> CookieSessionStore:
+    """A cookie store with the middleware's secrets and cookie name that remembers nothing:
+    the cookies it seals open in the middleware's store, which has never seen them (as after
+    a restart, or on another worker)."""
+    cookie = CookieSettings(name=config.cookie_name, secure=config.cookies_secure)
+    return CookieSessionStore(config.session_secrets, cookie=cookie, cache_size=0)
+
+
+async def cookie_header_of(store: SessionStore, session: SessionData) -> bytes:
+    """The ``Cookie`` header a browser sends after ``store`` saved ``session``."""
+    set_cookies = await store.save(session, {})
+    pairs = [c.split(";", 1)[0] for c in set_cookies if "Max-Age=0" not in c]
+    return "; ".join(pairs).encode("latin-1")

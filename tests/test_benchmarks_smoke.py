@@ -15,16 +15,18 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import main
-from benchmarks.inprocess import SCENARIOS, STACKS
+from benchmarks.inprocess import EXTRA_VARIANTS, SCENARIOS, STACKS
 
 pytestmark = pytest.mark.timeout(300)
 
 EXPECTED_STACKS = {
-    "anonymous": set(STACKS),
-    "session": {"bare", "passthrough", "cognito", "session_jwt"},
-    "bearer_memo": set(STACKS) - {"cognito_no_guests"},
-    "bearer_first": set(STACKS) - {"passthrough", "cognito_no_guests"},
-    "guest_credentials": {"bare", "cognito"},
+    "anonymous": set(STACKS) - {"cognito_memory_store"},
+    "session": {"bare", "bare_again", "passthrough", "cognito", "session_jwt"},
+    "session_first": {"bare", "bare_again", "passthrough", "cognito", "cognito_memory_store"},
+    "bearer_memo": set(STACKS) - {"cognito_no_guests", "cognito_memory_store"},
+    "bearer_first": (set(STACKS) | set(EXTRA_VARIANTS))
+    - {"passthrough", "cognito_no_guests", "cognito_memory_store"},
+    "guest_credentials": {"bare", "bare_again", "cognito"},
 }
 
 
@@ -41,8 +43,12 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
         assert set(scenarios[name]["stacks"]) == stacks, name
         for stack, figures in scenarios[name]["stacks"].items():
             assert figures["unexpected_status_rounds"] == 0, (name, stack)
-            assert figures["median_us"] > 0 and math.isfinite(figures["ratio_to_bare"])
+            assert 0 < figures["fastest_us"] <= figures["median_us"]
+            assert math.isfinite(figures["ratio_to_bare"])
             assert len(figures["samples_us"]) == results["settings"]["rounds"]
+        assert scenarios[name]["stacks"]["bare"]["ratio_to_bare"] == 1.0
+        assert 0 <= scenarios[name]["band"] < 1, name
+    assert scenarios["bearer_first"]["verification_vs_pyjwt"] > 0
 
     assert results["hot_path_network_calls"] == 0
     assert all(v == 0 for k, v in results["network_detail"].items()
@@ -50,8 +56,14 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
 
     memory = results["memory"]
     assert memory["memory_store_bytes_per_session"] > 0
-    assert memory["middleware_memo_bytes_per_session"] > 0
-    assert memory["middleware_memo_bytes_per_cookie_session"] > 0
+    assert set(memory["retained_per_session"]) == {
+        f"{kind}_store_{when}" for kind in ("cookie", "memory")
+        for when in ("not_due_a_touch", "touched")
+    }
+    for figures in memory["retained_per_session"].values():
+        assert figures["middleware_and_store"] > 0
+        assert figures["middleware_beyond_store"] == pytest.approx(
+            figures["middleware_and_store"] - figures["store"], abs=1)
     assert memory["credential_cache_bytes_per_set"] > 0
     assert [row["groups"] for row in memory["cookie_sizes"]] == [0, 10, 50]
     assert all(row["chunks"] >= 1 for row in memory["cookie_sizes"])
@@ -65,9 +77,14 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
 
     assert "server" not in results
     assert {t["target"] for t in results["targets"]} >= {
-        "Session request in-process", "Memoised Bearer in-process",
-        "Anonymous public request in-process", "Network calls on the hot path",
+        "Session cookie never seen, cookie store", "Session cookie never seen, memory store",
+        "100 distinct active sessions, cookie store", "100 distinct active sessions, memory store",
+        "First-seen Bearer: (first - memoised) / pyjwt jwt.decode",
+        "Remembered session", "Memoised Bearer", "Guest page, cached credentials",
+        "Anonymous: above the no-op middleware", "Network calls on the hot path",
     }
+    assert all(t["measured"] is not None for t in results["targets"]
+               if "uvicorn" not in t["target"])
     printed = capsys.readouterr().out
     assert "In-process ASGI" in printed and "Targets" in printed
 
