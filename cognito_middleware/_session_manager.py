@@ -37,6 +37,8 @@ TOUCH_INTERVAL = 60.0
 """A session's ``last_seen`` (its idle timeout) is moved forward at most once a minute, so
 that most requests of an active session send no cookie."""
 _USERS_MAX = 4096
+_SIGNATURE_TAIL = 43
+"""Characters of a token's end used as its key: 32 bytes of its RSA signature."""
 
 
 @dataclass(slots=True)
@@ -70,14 +72,18 @@ class SessionManager:
         self._margin = refresh_margin
         self._clock = clock
         # A user per pair of tokens: built from their claims once, shared by every request of
-        # the session (the store keeps the session itself).
+        # the session (the store keeps the session itself). Keyed by the ends of the tokens'
+        # signatures, unique per token, so that the memo does not keep whole tokens alive.
         self._users: BoundedMap[tuple[str, str], CognitoUser] = BoundedMap(
             _USERS_MAX, lru=True
         )
         # Requests that keep sending the cookie after a touch (already in flight, or from a
         # client that ignores Set-Cookie) get the cookie that touch made, not a new one each:
-        # sealing costs more than the rest of the request.
-        self._touches: BoundedMap[str, _Touch] = BoundedMap(_USERS_MAX)
+        # sealing costs more than the rest of the request. A touch is of no use once the next
+        # one is due, so it is forgotten then.
+        self._touches: BoundedMap[str, _Touch] = BoundedMap(
+            _USERS_MAX, ttl=TOUCH_INTERVAL, clock=clock
+        )
         self.cookie_name = _cookie_name(store)
         """The name every session cookie of the store starts with, when the store says; a
         request whose ``Cookie`` header lacks it carries no session."""
@@ -156,7 +162,7 @@ class SessionManager:
     def user_for(self, session: SessionData) -> CognitoUser:
         """The user of ``session``, from the claims of its tokens (verified at sign-in and at
         every refresh, then sealed in the session)."""
-        key = (session.id_token, session.access_token)
+        key = (session.id_token[-_SIGNATURE_TAIL:], session.access_token[-_SIGNATURE_TAIL:])
         user = self._users.get(key)
         if user is None:
             user = CognitoUser.from_claims(
