@@ -36,15 +36,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from . import credentials as _credentials
+from ._refusal import render
 from .context import user_of
 from .credentials import AWSCredentials, requires_role
 from .guards import (
-    WS_POLICY_VIOLATION,
     Decision,
     Outcome,
     _Requirement,
     _requirement,
-    deny,
+    refusal_for,
 )
 from .user import CognitoUser
 
@@ -107,8 +107,9 @@ class AccessDenied(HTTPException):
 
     Status and headers (``Location``, ``WWW-Authenticate``) are those of
     :func:`cognito_middleware.guards.deny` even with FastAPI's default handler; with
-    :func:`install_exception_handler` the body is too (the JSON error, or the HTML page for
-    browsers). ``decision`` says why.
+    :func:`install_exception_handler` the body is too (the JSON error, the HTML page for
+    browsers, or the app's ``error_page``). ``response`` is that answer, ``decision`` says
+    why.
     """
 
     def __init__(self, response: Response, decision: Decision) -> None:
@@ -143,9 +144,10 @@ def _enforce(conn: HTTPConnection, requirement: _Requirement) -> CognitoUser:
     decision = requirement.check(user)
     if decision.allowed:
         return cast(CognitoUser, user)
+    refusal = refusal_for(conn.scope, decision)
     if conn.scope["type"] == "websocket":
-        raise WebSocketException(WS_POLICY_VIOLATION, decision.outcome.value)
-    raise AccessDenied(deny(conn.scope, decision), decision)
+        raise WebSocketException(refusal.close_code, refusal.close_reason)
+    raise AccessDenied(render(conn.scope, refusal), decision)
 
 
 _SIGNED_IN = _requirement()
