@@ -318,8 +318,6 @@ def render(
 
         return render(request.scope, Refusal(status=403, error="forbidden", message="No."))
     """
-    if config is None:
-        config = _config_of(scope)
     target = redirect_target(scope, refusal, config)
     response: Response
     if target is not None:
@@ -327,18 +325,23 @@ def render(
     else:
         headers = {"Cache-Control": "no-store", **dict(_headers(refusal.headers))}
         as_html = wants_html(scope) if refusal.page is None else refusal.page
-        custom = None
-        if as_html and config is not None and config.error_page is not None:
-            custom = _custom_page(config.error_page, scope, refusal)
-        if custom is not None:
-            response = custom
-            for name, value in headers.items():
-                if name not in response.headers:
-                    response.headers[name] = value
-        elif as_html:
-            response = HTMLResponse(_page(refusal), status_code=refusal.status, headers=headers)
-        else:
+        if not as_html:
             response = JSONResponse(refusal.body(), status_code=refusal.status, headers=headers)
+        else:
+            if config is None:
+                config = _config_of(scope)
+            custom = None
+            if config is not None and config.error_page is not None:
+                custom = _custom_page(config.error_page, scope, refusal)
+            if custom is None:
+                response = HTMLResponse(
+                    _page(refusal), status_code=refusal.status, headers=headers
+                )
+            else:
+                response = custom
+                for name, value in headers.items():
+                    if name not in response.headers:
+                        response.headers[name] = value
     for value in set_cookies:
         response.headers.append("set-cookie", value)
     return response

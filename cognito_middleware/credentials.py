@@ -616,7 +616,7 @@ def boto3_session(credentials: AWSCredentials, region: str | None = None) -> Bot
     )
 
 
-def credentials_refusal(scope: Scope, exc: Exception) -> Refusal:
+def _credentials_refusal(scope: Scope, exc: Exception) -> Refusal:
     """The :class:`~cognito_middleware._refusal.Refusal` for a credentials error (see
     :func:`credentials_error_response`)."""
     if isinstance(exc, RoleNotAllowedError):
@@ -666,7 +666,7 @@ def credentials_error_response(scope: Scope, exc: Exception) -> Response:
     ``RoleNotAllowedError`` is a 403, an expired sign-in a 401, throttling, outages and pool
     misconfiguration a 503 whose text names the cause. Secrets and tokens never appear.
     """
-    return render(scope, credentials_refusal(scope, exc))
+    return render(scope, _credentials_refusal(scope, exc))
 
 
 async def _credentials_exception_handler(request: Request, exc: Exception) -> Response:
@@ -752,13 +752,13 @@ def aws_credentials_dependency(
                 raise SignInRequiredError()
             return await get_aws_credentials(request, role_arn)
         except SignInRequiredError:
-            refusal = credentials_refusal(request.scope, SignInRequiredError())
+            refusal = _credentials_refusal(request.scope, SignInRequiredError())
             target = redirect_target(request.scope, refusal)
             if target is not None:
                 raise HTTPException(303, headers={"Location": target}) from None
             raise _http_exception(refusal) from None
         except (IdentityPoolError, CognitoUnavailableError) as exc:
-            raise _http_exception(credentials_refusal(request.scope, exc)) from None
+            raise _http_exception(_credentials_refusal(request.scope, exc)) from None
 
     return dependency
 
