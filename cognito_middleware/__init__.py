@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._refusal import Refusal
 from .config import CognitoConfig, PathRule, Secret
 from .context import RequestState, get_state
 from .credentials import (
@@ -76,6 +77,7 @@ __all__ = [
     "OAuthError",
     "PathRule",
     "RedisSessionStore",
+    "Refusal",
     "RequestState",
     "RoleNotAllowedError",
     "Secret",

@@ -19,10 +19,13 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._refusal import ErrorPage
 
 __all__ = ["CognitoConfig", "PathRule", "Secret"]
 
@@ -155,6 +158,11 @@ class CognitoConfig:
     login_redirect: Literal["auto", "always", "never"] = "auto"
     """How unauthenticated requests to protected routes are answered: ``auto`` redirects browser
     navigations to the login page and answers APIs with 401; ``never`` always answers 401."""
+    error_page: ErrorPage | None = None
+    """``error_page(request, refusal)``: the app's own HTML page for a refusal (a ``Response``),
+    or ``None`` for the built-in one. Called for refusals answered with a page, never for
+    redirects, JSON or websockets; if it raises, the error is logged and the built-in page
+    is sent."""
     _session_secrets: tuple[Secret, ...] = field(init=False, repr=False)
     _client_secret: Secret | None = field(init=False, repr=False)
 
@@ -182,6 +190,8 @@ class CognitoConfig:
             _check_url("jwks_uri", self.jwks_uri)
         if self.identity_endpoint is not None:
             _check_url("identity_endpoint", self.identity_endpoint)
+        if self.error_page is not None and not callable(self.error_page):
+            raise ConfigurationError("error_page", "must be a callable (request, refusal)")
         if not isinstance(self.guest_credentials, bool):
             raise ConfigurationError("guest_credentials", "must be true or false")
         if self.identity_pool_id is not None and not _IDENTITY_POOL_ID.match(

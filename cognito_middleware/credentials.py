@@ -29,7 +29,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from starlette.requests import HTTPConnection, Request
@@ -38,6 +37,8 @@ from starlette.types import Scope
 
 from ._credentials.cache import CredentialCache, MemoryCredentialCache
 from ._credentials.service import CredentialService
+from ._refusal import Refusal, login_refusal, login_url, render, unavailable_refusal
+from .config import CognitoConfig
 from .context import get_state, state_of, user_of
 from .exceptions import (
     CognitoUnavailableError,
@@ -48,9 +49,8 @@ from .exceptions import (
     RoleNotAllowedError,
     SignInRequiredError,
 )
-from .guards import Decision, Outcome, deny, login_url
+from .guards import Decision, Outcome, deny, refusal_for
 from .identity_pool import AWSCredentials
-from .responses import error_response
 
 if TYPE_CHECKING:
     from boto3.session import Session as Boto3Session
@@ -71,7 +71,6 @@ logger = logging.getLogger("cognito_middleware.credentials")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_RETRY_AFTER = "5"
 
 
 # Public helpers ---------------------------------------------------------------------------
@@ -124,41 +123,41 @@ def boto3_session(credentials: AWSCredentials, region: str | None = None) -> Bot
     )
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    error: str
-    message: str
-    detail: str | None = None
-    retry_after: bool = False
-
-
-def _answer(exc: Exception) -> _Answer:
+def _credentials_refusal(scope: Scope, exc: Exception) -> Refusal:
+    """The :class:`~cognito_middleware._refusal.Refusal` for a credentials error (see
+    :func:`credentials_error_response`)."""
     if isinstance(exc, RoleNotAllowedError):
-        return _Answer(403, "role_not_allowed", "You do not hold the IAM role this page needs.")
+        return Refusal(
+            status=403, error="role_not_allowed",
+            message="You do not hold the IAM role this page needs.",
+        )
     if isinstance(exc, SignInRequiredError):
-        return _Answer(401, "login_required", "Sign in to use this page.")
+        if state_of(scope) is None:
+            return login_refusal(scope, None)
+        return refusal_for(scope, Decision(Outcome.LOGIN_REQUIRED))
     if isinstance(exc, IdentityPoolAuthError):
         if exc.error_type == "MissingIdToken":
-            return _Answer(403, "id_token_required", exc.message)
-        return _Answer(401, "login_required", "Your sign-in has expired. Please sign in again.")
+            return Refusal(status=403, error="id_token_required", message=exc.message)
+        return Refusal(
+            status=401, error="login_required",
+            message="Your sign-in has expired. Please sign in again.",
+            link=(login_url(scope, _config_of(scope)), "Sign in"),
+        )
     if isinstance(exc, IdentityPoolConfigurationError):
-        return _Answer(
-            503,
-            "identity_pool_misconfigured",
-            "AWS credentials cannot be issued: the identity pool refuses by configuration.",
-            f"{exc.error_type}: {exc.message}",
+        return Refusal(
+            status=503, error="identity_pool_misconfigured",
+            message="AWS credentials cannot be issued: the identity pool refuses by configuration.",
+            detail=f"{exc.error_type}: {exc.message}",
         )
     if isinstance(exc, IdentityPoolThrottledError | CognitoUnavailableError):
-        return _Answer(
-            503,
-            "aws_credentials_unavailable",
+        return unavailable_refusal(
             "AWS credentials are temporarily unavailable. Please try again in a moment.",
-            retry_after=True,
+            error="aws_credentials_unavailable",
         )
     if isinstance(exc, IdentityPoolError):
-        return _Answer(
-            503, "identity_pool_error", "The identity pool refused the request.", exc.error_type
+        return Refusal(
+            status=503, error="identity_pool_error",
+            message="The identity pool refused the request.", detail=exc.error_type,
         )
     raise TypeError(f"not a credentials error: {type(exc).__name__}") from exc
 
@@ -174,17 +173,7 @@ def credentials_error_response(scope: Scope, exc: Exception) -> Response:
     ``RoleNotAllowedError`` is a 403, an expired sign-in a 401, throttling, outages and pool
     misconfiguration a 503 whose text names the cause. Secrets and tokens never appear.
     """
-    if isinstance(exc, SignInRequiredError):
-        return _sign_in_required(scope)
-    answer = _answer(exc)
-    headers = {"Retry-After": _RETRY_AFTER} if answer.retry_after else None
-    link = None
-    if answer.status == 401:
-        link = (_login_url(scope), "Sign in")
-    return error_response(
-        scope, answer.status, answer.error, answer.message,
-        detail=answer.detail, link=link, headers=headers,
-    )
+    return render(scope, _credentials_refusal(scope, exc))
 
 
 async def _credentials_exception_handler(request: Request, exc: Exception) -> Response:
@@ -202,15 +191,9 @@ CREDENTIALS_EXCEPTION_HANDLERS = {
 """
 
 
-def _login_url(scope: Scope) -> str:
+def _config_of(scope: Scope) -> CognitoConfig | None:
     state = state_of(scope)
-    if state is not None:
-        return login_url(scope, state.config)
-    return "/auth/login"
-
-
-def _sign_in_required(scope: Scope) -> Response:
-    return deny(scope, Decision(Outcome.LOGIN_REQUIRED))
+    return state.config if state is not None else None
 
 
 def requires_role(role_arn: str) -> Callable[[F], F]:
@@ -242,7 +225,7 @@ def requires_role(role_arn: str) -> Callable[[F], F]:
             conn = kwargs[name] if name in kwargs else args[index]
             user = user_of(conn.scope)
             if not user.is_authenticated:
-                return _sign_in_required(conn.scope)
+                return deny(conn.scope, Decision(Outcome.LOGIN_REQUIRED))
             if role_arn not in user.roles:
                 logger.info("refused a route that needs an IAM role the user does not hold")
                 return credentials_error_response(conn.scope, RoleNotAllowedError(role_arn))

@@ -35,23 +35,21 @@ from starlette.exceptions import HTTPException, WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from ._refusal import Refusal, redirect_target, render
 from .context import user_of
 from .credentials import (
-    _RETRY_AFTER,
     AWSCredentials,
-    _answer,
-    _sign_in_required,
+    _credentials_refusal,
     get_aws_credentials,
     requires_role,
 )
 from .exceptions import CognitoUnavailableError, IdentityPoolError, SignInRequiredError
 from .guards import (
-    WS_POLICY_VIOLATION,
     Decision,
     Outcome,
     _Requirement,
     _requirement,
-    deny,
+    refusal_for,
 )
 from .user import CognitoUser
 
@@ -114,8 +112,9 @@ class AccessDenied(HTTPException):
 
     Status and headers (``Location``, ``WWW-Authenticate``) are those of
     :func:`cognito_middleware.guards.deny` even with FastAPI's default handler; with
-    :func:`install_exception_handler` the body is too (the JSON error, or the HTML page for
-    browsers). ``decision`` says why.
+    :func:`install_exception_handler` the body is too (the JSON error, the HTML page for
+    browsers, or the app's ``error_page``). ``response`` is that answer, ``decision`` says
+    why.
     """
 
     def __init__(self, response: Response, decision: Decision) -> None:
@@ -150,9 +149,10 @@ def _enforce(conn: HTTPConnection, requirement: _Requirement) -> CognitoUser:
     decision = requirement.check(user)
     if decision.allowed:
         return cast(CognitoUser, user)
+    refusal = refusal_for(conn.scope, decision)
     if conn.scope["type"] == "websocket":
-        raise WebSocketException(WS_POLICY_VIOLATION, decision.outcome.value)
-    raise AccessDenied(deny(conn.scope, decision), decision)
+        raise WebSocketException(refusal.close_code, refusal.close_reason)
+    raise AccessDenied(render(conn.scope, refusal), decision)
 
 
 _SIGNED_IN = _requirement()
@@ -277,18 +277,17 @@ def _credentials_of(role_arn: str | None) -> Callable[[Request], Awaitable[AWSCr
                 raise SignInRequiredError()
             return await get_aws_credentials(request, role_arn)
         except SignInRequiredError:
-            refusal = _sign_in_required(request.scope)
-            if refusal.status_code == 303:
-                raise HTTPException(
-                    303, headers={"Location": refusal.headers["location"]}
-                ) from None
-            raise HTTPException(
-                401, "Sign in to continue.", headers={"WWW-Authenticate": "Bearer"}
-            ) from None
+            refusal = _credentials_refusal(request.scope, SignInRequiredError())
+            target = redirect_target(request.scope, refusal)
+            if target is not None:
+                raise HTTPException(303, headers={"Location": target}) from None
+            raise _http_exception(refusal) from None
         except (IdentityPoolError, CognitoUnavailableError) as exc:
-            answer = _answer(exc)
-            message = f"{answer.message} ({answer.detail})" if answer.detail else answer.message
-            headers = {"Retry-After": _RETRY_AFTER} if answer.retry_after else None
-            raise HTTPException(answer.status, message, headers=headers) from None
+            raise _http_exception(_credentials_refusal(request.scope, exc)) from None
 
     return dependency
+
+
+def _http_exception(refusal: Refusal) -> HTTPException:
+    message = f"{refusal.message} ({refusal.detail})" if refusal.detail else refusal.message
+    return HTTPException(refusal.status, message, headers=dict(refusal.headers) or None)

@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ._cache import BoundedMap
+from ._refusal import Refusal, render
 from ._seal import Sealer
 from .config import CognitoConfig
 from .cookies import expire_cookie, set_cookie
@@ -38,7 +39,6 @@ from .exceptions import (
 )
 from .oauth import OAuthClient, PKCEPair
 from .refresh import session_expiry
-from .responses import error_response
 from .sessions.base import SessionData, SessionStore
 from .tokens import TokenVerifier
 from .user import CognitoUser
@@ -53,7 +53,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IDP_IDENTIFIER = re.compile(r"^[A-Za-z0-9.\-_@]{1,128}$")
 _PROMPTS = frozenset({"login", "none", "select_account", "consent"})
 _USED_MAX = 10_000
-_CALLBACK_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+_CALLBACK_HEADERS = (("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"))
 
 
 def safe_next(value: str | None) -> str | None:
@@ -128,12 +128,17 @@ class AuthFlows:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._routes.get(scope["path"])
         if route is None:
-            response = error_response(scope, 404, "not_found", "There is no such page.")
-        elif scope["method"] not in route[1]:
-            response = error_response(
-                scope, 405, "method_not_allowed", "This method is not allowed here.",
-                headers={"Allow": ", ".join(route[1])},
+            response = render(
+                scope,
+                Refusal(status=404, error="not_found", message="There is no such page."),
+                config=self._config,
             )
+        elif scope["method"] not in route[1]:
+            refusal = Refusal(
+                status=405, error="method_not_allowed", message="This method is not allowed here.",
+                headers=(("Allow", ", ".join(route[1])),),
+            )
+            response = render(scope, refusal, config=self._config)
         else:
             response = await route[0](Request(scope, receive))
         await response(scope, receive, send)
@@ -344,7 +349,8 @@ class AuthFlows:
                 "server-side session store.", cookies, tx,
             )
         response = RedirectResponse(
-            next_path or self._config.after_login_path, status_code=303, headers=_CALLBACK_HEADERS
+            next_path or self._config.after_login_path, status_code=303,
+            headers=dict(_CALLBACK_HEADERS),
         )
         for value in (*cookies, *set_cookies):
             response.headers.append("set-cookie", value)
@@ -429,7 +435,8 @@ class AuthFlows:
         return (f"{self._config.auth_prefix}/login" + (f"?{query}" if query else ""), "Try again")
 
     def _bad_request(self, request: Request, message: str) -> Response:
-        return error_response(request.scope, 400, "invalid_request", message)
+        refusal = Refusal(status=400, error="invalid_request", message=message)
+        return render(request.scope, refusal, config=self._config)
 
     def _callback_error(
         self,
@@ -441,13 +448,11 @@ class AuthFlows:
         cookies: list[str] | None = None,
         next_path: str | None = None,
     ) -> Response:
-        response = error_response(
-            request.scope, status, "sign_in_failed", message, detail=detail,
-            link=self._login_link(next_path), headers=_CALLBACK_HEADERS, html_page=True,
+        refusal = Refusal(
+            status=status, error="sign_in_failed", message=message, detail=detail,
+            link=self._login_link(next_path), headers=_CALLBACK_HEADERS, page=True,
         )
-        for value in cookies or ():
-            response.headers.append("set-cookie", value)
-        return response
+        return render(request.scope, refusal, config=self._config, set_cookies=cookies or ())
 
     async def _emit(
         self, kind: Any, request: Request, user: CognitoUser | None, reason: str | None

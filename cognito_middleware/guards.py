@@ -20,6 +20,7 @@ Decorators guard single endpoints::
 Every refusal, whoever makes it, is answered by :func:`deny`: ``303`` to the sign-in page for a
 browser navigation, ``401`` JSON with ``WWW-Authenticate: Bearer`` for API clients, ``403`` (page
 or JSON) for a signed-in user who lacks a group or scope, and close code ``1008`` for websockets.
+:func:`refusal_for` gives the same answer as a ``Refusal`` value, before rendering.
 """
 
 from __future__ import annotations
@@ -28,21 +29,30 @@ import enum
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import unquote
 
 from starlette.requests import HTTPConnection
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ._cache import BoundedMap
+from ._refusal import (
+    Refusal,
+    _has_bearer,
+    bearer_challenge,
+    login_refusal,
+    login_url,
+    render,
+    send_refusal,
+    unavailable_refusal,
+)
 from .config import CognitoConfig, PathRule
 from .context import NOT_INSTALLED, state_of, user_of
 from .exceptions import ConfigurationError
-from .responses import error_response, is_browser_navigation
 from .user import AnonymousUser, CognitoUser
 
 __all__ = [
@@ -52,6 +62,7 @@ __all__ = [
     "deny",
     "login_required",
     "login_url",
+    "refusal_for",
     "requires_groups",
     "requires_scopes",
     "send_denial",
@@ -59,7 +70,6 @@ __all__ = [
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-WS_POLICY_VIOLATION = 1008
 _SEEN_MAX = 4096
 
 _AnyUser = CognitoUser | AnonymousUser
@@ -332,34 +342,59 @@ class PathRules:
 # Outcomes ------------------------------------------------------------------------------------
 
 
-def _next_target(scope: Scope) -> str:
-    path: str = scope.get("path") or "/"
-    # A leading "//" would read as another host once it comes back as a redirect target.
-    target = "/" + quote(path.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
-    query = scope.get("query_string", b"")
-    if query:
-        target += "?" + query.decode("latin-1")
-    return target
+def refusal_for(
+    scope: Scope, decision: Decision, *, config: CognitoConfig | None = None
+) -> Refusal:
+    """The :class:`~cognito_middleware._refusal.Refusal` for a refused ``decision``.
 
-
-def _has_bearer(scope: Scope) -> bool:
-    for key, value in scope.get("headers", ()):
-        if key == b"authorization":
-            return bool(value[:7].lower() == b"bearer ")
-    return False
-
-
-def _quote_param(text: str) -> str:
-    return "".join(c for c in text if c.isprintable() and c not in '"\\')
-
-
-def login_url(scope: Scope, config: CognitoConfig) -> str:
-    """The sign-in URL that brings the user back to the current path and query."""
-    return f"{config.auth_prefix}/login?{urlencode({'next': _next_target(scope)})}"
+    ``LOGIN_REQUIRED``: ``401 login_required`` with ``WWW-Authenticate: Bearer`` and the
+    sign-in URL (``{auth_prefix}/login?next=...``), where browser navigations are redirected;
+    ``503 temporarily_unavailable`` with ``Retry-After`` instead when the visitor's session
+    could not be checked. ``FORBIDDEN``: ``403`` naming what is missing; for a Bearer request
+    missing scopes only, ``WWW-Authenticate: Bearer error="insufficient_scope", scope="..."``.
+    ``config`` defaults to the middleware's, from the request state.
+    """
+    if decision.allowed:
+        raise ValueError("deny() called with an ALLOW decision")
+    state = state_of(scope)
+    if config is None:
+        if state is None:
+            raise RuntimeError(NOT_INSTALLED)
+        config = state.config
+    if decision.outcome is Outcome.LOGIN_REQUIRED:
+        if state is not None and state.auth_unavailable:
+            # The visitor has a session we could not check: sending them to sign in again
+            # would hide the outage and fail the same way.
+            return replace(
+                unavailable_refusal(
+                    "Your sign-in cannot be checked right now: a service it depends on is "
+                    "unreachable. Try again in a moment."
+                ),
+                close_reason=Outcome.LOGIN_REQUIRED.value,
+            )
+        return login_refusal(scope, config)
+    headers: tuple[tuple[str, str], ...] = ()
+    error = "forbidden"
+    if decision.missing_scopes and not decision.missing_groups:
+        error = "insufficient_scope"
+        if _has_bearer(scope):
+            challenge = bearer_challenge(
+                "insufficient_scope", scope=" ".join(decision.missing_scopes)
+            )
+            headers = (("WWW-Authenticate", challenge),)
+    return Refusal(
+        status=403,
+        error=error,
+        message="You are signed in but not allowed to see this page.",
+        detail=decision.reason,
+        link=(config.after_login_path, "Go back"),
+        headers=headers,
+        close_reason=Outcome.FORBIDDEN.value,
+    )
 
 
 def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = None) -> Response:
-    """The HTTP answer to a refused request.
+    """The HTTP answer to a refused request: :func:`refusal_for`, rendered.
 
     ``LOGIN_REQUIRED``: ``303`` to ``{auth_prefix}/login?next=...`` for a browser navigation
     (``login_redirect='auto'``; always with ``'always'``, never with ``'never'``; never for a
@@ -373,72 +408,18 @@ def deny(scope: Scope, decision: Decision, *, config: CognitoConfig | None = Non
         if not decision.allowed:
             await deny(scope, decision)(scope, receive, send)
     """
-    if decision.allowed:
-        raise ValueError("deny() called with an ALLOW decision")
-    state = state_of(scope)
-    if config is None:
-        if state is None:
-            raise RuntimeError(NOT_INSTALLED)
-        config = state.config
-    bearer = _has_bearer(scope)
-    if (
-        decision.outcome is Outcome.LOGIN_REQUIRED
-        and state is not None
-        and state.auth_unavailable
-    ):
-        # The visitor has a session we could not check: sending them to sign in again would
-        # hide the outage and fail the same way.
-        return error_response(
-            scope, 503, "temporarily_unavailable",
-            "Your sign-in cannot be checked right now: a service it depends on is "
-            "unreachable. Try again in a moment.",
-            headers={"Retry-After": "5"},
-        )
-    if decision.outcome is Outcome.LOGIN_REQUIRED:
-        target = login_url(scope, config)
-        mode = config.login_redirect
-        if not bearer and (
-            mode == "always" or (mode == "auto" and is_browser_navigation(scope))
-        ):
-            return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
-        return error_response(
-            scope,
-            401,
-            "login_required",
-            "Sign in to continue.",
-            link=(target, "Sign in"),
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    headers: dict[str, str] = {}
-    error = "forbidden"
-    if decision.missing_scopes and not decision.missing_groups:
-        error = "insufficient_scope"
-        if bearer:
-            scopes = _quote_param(" ".join(decision.missing_scopes))
-            headers["WWW-Authenticate"] = f'Bearer error="insufficient_scope", scope="{scopes}"'
-    return error_response(
-        scope,
-        403,
-        error,
-        "You are signed in but not allowed to see this page.",
-        detail=decision.reason,
-        link=(config.after_login_path, "Go back"),
-        headers=headers,
-    )
+    refusal = refusal_for(scope, decision, config=config)
+    return render(scope, refusal, config=config)
 
 
 async def send_denial(scope: Scope, receive: Receive, send: Send, decision: Decision) -> None:
-    """Answer a refused HTTP request with :func:`deny`, or close a websocket with ``1008``."""
+    """Answer a refused HTTP request with :func:`deny`, or close a websocket with ``1008``
+    (the reason is ``login_required`` or ``forbidden``)."""
     if scope["type"] == "websocket":
-        await send(
-            {"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": _ws_reason(decision)}
-        )
+        # A close needs no page, so no configuration: this works without the middleware too.
+        await send({"type": "websocket.close", "code": 1008, "reason": decision.outcome.value})
         return
-    await deny(scope, decision)(scope, receive, send)
-
-
-def _ws_reason(decision: Decision) -> str:
-    return decision.outcome.value
+    await send_refusal(scope, receive, send, refusal_for(scope, decision))
 
 
 # Decorators ----------------------------------------------------------------------------------
@@ -478,7 +459,8 @@ def _guard(requirement: _Requirement) -> Callable[[_F], _F]:
                 if decision.allowed:
                     return await func(*args, **kwargs)
                 if isinstance(conn, WebSocket):
-                    await conn.close(WS_POLICY_VIOLATION, _ws_reason(decision))
+                    refusal = refusal_for(conn.scope, decision)
+                    await conn.close(refusal.close_code, refusal.close_reason)
                     return None
                 return deny(conn.scope, decision)
 

@@ -29,16 +29,16 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._bearer import BearerAuthenticator, BearerRefused, is_bearer
+from ._refusal import bearer_refusal, send_refusal
 from ._session_manager import SessionManager
 from .config import CognitoConfig
 from .context import SCOPE_KEY, RequestState, Services
 from .events import AuthEvent, AuthHooks
 from .exceptions import CognitoError
 from .flows import AuthFlows
-from .guards import Decision, PathRules, deny
+from .guards import Decision, PathRules, refusal_for
 from .oauth import OAuthClient
 from .refresh import SessionRefresher
-from .responses import error_response
 from .sessions import SessionStore, build_session_store
 from .tokens import TokenVerifier
 
@@ -133,8 +133,9 @@ class CognitoAuthMiddleware:
         state = RequestState(self._services, path=path, raw_cookie=raw_cookie)
         try:
             await self._identify(state, authorization, raw_cookie)
-        except BearerRefused as refusal:
-            await _refuse_bearer(scope, receive, send, refusal)
+        except BearerRefused as refused:
+            refusal = bearer_refusal(refused.status, refused.error, refused.reason)
+            await send_refusal(scope, receive, send, refusal, config=self.config)
             return
 
         user = state.user
@@ -178,13 +179,11 @@ class CognitoAuthMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": _WS_POLICY_VIOLATION})
             return
-        if state.set_cookies:
-            # A dropped session's expired cookies go out with the refusal.
-            send = state.wrap(send)
-        try:
-            await deny(scope, decision)(scope, receive, send)
-        finally:
-            state.release()
+        # A dropped session's expired cookies go out with the refusal.
+        await send_refusal(
+            scope, receive, send, refusal_for(scope, decision, config=self.config),
+            config=self.config, set_cookies=state.set_cookies,
+        )
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -220,37 +219,11 @@ class CognitoAuthMiddleware:
         return lifespan_receive
 
 
-async def _refuse_bearer(
-    scope: Scope, receive: Receive, send: Send, refusal: BearerRefused
-) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": _WS_POLICY_VIOLATION})
-        return
-    headers = {}
-    if refusal.status == 401:
-        headers["WWW-Authenticate"] = (
-            f'Bearer error="invalid_token", error_description="{_quote(refusal.reason)}"'
-        )
-        message = "The access token is not valid."
-    else:
-        headers["Retry-After"] = "5"
-        message = "Try again in a moment."
-    response = error_response(
-        scope, refusal.status, refusal.error, message, detail=refusal.reason, headers=headers,
-        html_page=False,
-    )
-    await response(scope, receive, send)
-
-
 def _is_preflight(scope: Scope) -> bool:
     """A CORS preflight carries no credentials by design; the CORS middleware answers it."""
     if scope.get("method") != "OPTIONS":
         return False
     return any(key == b"access-control-request-method" for key, _ in scope["headers"])
-
-
-def _quote(text: str) -> str:
-    return "".join(c for c in text if c.isprintable() and c not in '"\\')[:200]
 
 
 def _client(scope: Scope) -> str | None:
