@@ -16,12 +16,14 @@ from __future__ import annotations
 from .app import LocalCognito
 from .faults import Faults
 from .identity import IssuedCredentials
+from .idp_api import OutboxMessage
 from .pool import User
 from .seed import (
     ClientSeed,
     GroupSeed,
     IdentityPoolSeed,
     IdpUserSeed,
+    PasswordPolicySeed,
     ProviderSeed,
     ResourceServerSeed,
     RoleMappingRule,
@@ -40,6 +42,8 @@ __all__ = [
     "IdpUserSeed",
     "IssuedCredentials",
     "LocalCognito",
+    "OutboxMessage",
+    "PasswordPolicySeed",
     "ProviderSeed",
     "ResourceServerSeed",
     "RoleMappingRule",

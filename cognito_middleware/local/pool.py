@@ -25,6 +25,9 @@ class Group:
     name: str
     precedence: int | None = None
     role_arn: str | None = None
+    description: str = ""
+    created: float = 0.0
+    modified: float = 0.0
 
 
 @dataclass
@@ -38,6 +41,10 @@ class User:
     groups: list[str] = field(default_factory=list)
     enabled: bool = True
     identities: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "CONFIRMED"
+    """``UserStatus``: ``CONFIRMED``, ``UNCONFIRMED``, ``FORCE_CHANGE_PASSWORD``, ..."""
+    created: float = 0.0
+    modified: float = 0.0
 
 
 @dataclass
@@ -107,7 +114,9 @@ class UserPool:
 
     def add_group(self, group: GroupSeed) -> Group:
         with self.lock:
-            self.groups[group.name] = Group(group.name, group.precedence, group.role_arn)
+            now = self.now()
+            self.groups[group.name] = Group(group.name, group.precedence, group.role_arn,
+                                            group.description, now, now)
             return self.groups[group.name]
 
     def add_user(self, seed: UserSeed) -> User:
@@ -120,7 +129,8 @@ class UserPool:
                 raise ValueError(f"unknown group {group!r}")
         user = User(username=seed.username, password=seed.password,
                     sub=seed.sub or str(uuid.uuid4()), attributes=attributes,
-                    groups=list(seed.groups), enabled=seed.enabled)
+                    groups=list(seed.groups), enabled=seed.enabled,
+                    created=self.now(), modified=self.now())
         with self.lock:
             # Pools are case-insensitive for user names (the default for new pools).
             self.users[seed.username.lower()] = user
@@ -225,7 +235,8 @@ class UserPool:
         })
         access_token = encode_jwt(access, self.keys.access_key)
         body: dict[str, Any] = {"access_token": access_token}
-        if "openid" in scopes:
+        # The user-pool API's tokens carry only the admin scope and still come with an ID token.
+        if "openid" in scopes or "aws.cognito.signin.user.admin" in scopes:
             body["id_token"] = encode_jwt(
                 self._id_claims(client, user, groups, nonce, auth_time, origin_jti, event_id,
                                 access_token if at_login else None, now),
