@@ -686,6 +686,19 @@ class UserPoolApi:
                 user.created = self.cognito.now()
         return {}
 
+    def op_admin_reset_user_password(self, body: dict[str, Any]) -> dict[str, Any]:
+        user = self._admin_user(body)
+        delivery = self._delivery(user, prefer_verified=True)
+        if delivery is None:
+            raise IdpError("InvalidParameterException", "Cannot reset password for the user as "
+                           "there is no registered/verified email or phone_number")
+        with self.pool.lock:
+            user.status = "RESET_REQUIRED"
+            user.modified = self.cognito.now()
+        self._sign_out(user)
+        self._send_code("FORGOT_PASSWORD", user, RESET_CODE_LIFETIME, delivery)
+        return {}
+
     def op_admin_enable_user(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self._admin_user(body)
         with self.pool.lock:
@@ -982,14 +995,15 @@ class UserPoolApi:
             user = self.pool.user(challenge.username)
             if user is None or user.username.lower() != username.lower():
                 raise IdpError("NotAuthorizedException", _WRONG)
-            del self.challenges[key]
+            if name == "PASSWORD_VERIFIER":
+                if not srp.valid_timestamp(str(responses.get("TIMESTAMP", ""))):
+                    raise IdpError("InvalidParameterException", "TIMESTAMP format should be "
+                                   "EEE MMM d HH:mm:ss z yyyy in english.")
+                del self.challenges[key]
         self._check_secret(client, responses.get("SECRET_HASH"), username, user.username)
         if name == "PASSWORD_VERIFIER":
             assert challenge.srp is not None
             timestamp = str(responses.get("TIMESTAMP", ""))
-            if not srp.valid_timestamp(timestamp):
-                raise IdpError("InvalidParameterException", "TIMESTAMP format should be EEE "
-                               "MMM d HH:mm:ss z yyyy in english.")
             if not srp.verify(challenge.srp, self.pool_name, timestamp, key,
                               str(responses.get("PASSWORD_CLAIM_SIGNATURE", ""))):
                 raise IdpError("NotAuthorizedException", _WRONG)
@@ -1007,6 +1021,10 @@ class UserPoolApi:
         if missing:
             raise IdpError("InvalidParameterException", f"Missing required parameter "
                            f"userAttributes.{missing[0]}")
+        with self.lock:
+            if self.challenges.pop(key, None) is None:
+                raise IdpError("NotAuthorizedException",
+                               "Invalid session for the user, session is expired.")
         self._apply_attributes(user, changes)
         self._set_password(user, new_password, "CONFIRMED")
         return self._after_password(client, user)
@@ -1211,7 +1229,8 @@ def _filter_match(actual: str | None, operator: str, value: str, fold: bool) -> 
 _OPERATIONS = (
     "AdminAddUserToGroup", "AdminCreateUser", "AdminDeleteUser", "AdminDeleteUserAttributes",
     "AdminDisableUser", "AdminEnableUser", "AdminGetUser", "AdminInitiateAuth",
-    "AdminListGroupsForUser", "AdminRemoveUserFromGroup", "AdminRespondToAuthChallenge",
+    "AdminListGroupsForUser", "AdminRemoveUserFromGroup", "AdminResetUserPassword",
+    "AdminRespondToAuthChallenge",
     "AdminSetUserPassword", "AdminUpdateUserAttributes", "AdminUserGlobalSignOut",
     "ChangePassword", "ConfirmForgotPassword", "ConfirmSignUp", "CreateGroup",
     "CreateUserPoolClient", "DeleteGroup", "DeleteUser", "DescribeUserPool",
