@@ -6,7 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -717,3 +719,23 @@ def test_unknown_operation_and_faults(idp: Any, local_cognito: LocalCognito) -> 
     assert exc.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert no_retry.get_user(AccessToken=access)["Username"] == "bob"
     no_retry.close()
+
+
+def test_hosted_ui_refresh_tokens_work_with_refresh_token_auth(
+        idp: Any, local_cognito: LocalCognito) -> None:
+    minted = local_cognito.mint_tokens("alice", client_id=SPA, scopes=["openid", "email"])
+    result = idp.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", ClientId=SPA,
+                               AuthParameters={"REFRESH_TOKEN": minted["refresh_token"]})
+    _, access = jwt_parts(result["AuthenticationResult"]["AccessToken"])
+    assert access["scope"] == "openid email"
+    assert access["origin_jti"] == jwt_parts(minted["access_token"])[1]["origin_jti"]
+
+
+def test_readme_example_runs(local_cognito: LocalCognito) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The user pool API (`cognito-idp`)", 1)[1]
+    (block,) = re.findall(r"```python\n(.*?)```", section.split("\n### ", 1)[0], re.S)
+    namespace = {"base_url": local_cognito.base_url, "cognito": local_cognito,
+                 "DEMO_PUBLIC_CLIENT_ID": SPA}
+    exec(block, namespace)  # noqa: S102
+    assert local_cognito.user("erin").status == "CONFIRMED"  # type: ignore[union-attr]
