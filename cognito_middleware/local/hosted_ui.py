@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["HostedUI"]
 
 _WRONG = "Incorrect username or password."
+_NOT_SIGNED_IN = {"UNCONFIRMED": "User is not confirmed.",
+                  "FORCE_CHANGE_PASSWORD": "Password change required for the user.",
+                  "RESET_REQUIRED": "Password reset required for the user"}
 
 
 class HostedUI:
@@ -77,6 +80,11 @@ class HostedUI:
             return self._form(request, req, error=_WRONG, username=username)
         if not user.enabled:
             return self._form(request, req, error="User is disabled.", username=username)
+        # Users the user-pool API left unconfirmed or with a temporary password do not sign in
+        # here; the real pages would go on to a confirmation or new-password page.
+        refusal = _NOT_SIGNED_IN.get(user.status)
+        if refusal:
+            return self._form(request, req, error=refusal, username=username)
         session_id = self.pool.new_session(user.username)
         session = self.pool.sessions[session_id]
         return complete_sign_in(self.cognito, req, user, auth_time=session.auth_time,

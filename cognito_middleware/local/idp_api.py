@@ -51,6 +51,8 @@ _STANDARD_ATTRIBUTES = {
     "picture", "preferred_username", "profile", "sub", "updated_at", "website", "zoneinfo",
 }
 _FILTER = re.compile(r'^\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+# Cognito's pattern is [\p{L}\p{M}\p{S}\p{N}\p{P}]+: letters, marks, symbols, digits, punctuation.
+_USERNAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")
 _FILTERABLE = {"username", "email", "phone_number", "name", "given_name", "family_name",
                "preferred_username", "cognito:user_status", "status", "sub"}
 
@@ -154,7 +156,9 @@ def _page(items: Sequence[Any], body: dict[str, Any], token_key: str, limit: int
         try:
             start = int(base64.urlsafe_b64decode(str(token).encode()).decode())
         except (ValueError, binascii.Error):
-            raise IdpError("InvalidParameterException", "Invalid pagination token.") from None
+            start = -1
+        if start < 0:
+            raise IdpError("InvalidParameterException", "Invalid pagination token.")
     chunk = list(items[start:start + limit])
     more = start + limit < len(items)
     return chunk, base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None
@@ -380,6 +384,14 @@ class UserPoolApi:
                 continue
             return candidate
 
+    @staticmethod
+    def _check_username(username: str) -> None:
+        if not _USERNAME.match(username):
+            raise IdpError("InvalidParameterException",
+                           "1 validation error detected: Value at 'username' failed to satisfy "
+                           "constraint: Member must satisfy regular expression pattern: "
+                           "[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+")
+
     def _check_attributes(self, attributes: dict[str, str], *, new: bool) -> None:
         for name in attributes:
             if name == "sub":
@@ -476,7 +488,6 @@ class UserPoolApi:
                 "AllowAdminCreateUserOnly": False,
                 "UnusedAccountValidityDays": self.policy.temporary_password_validity_days},
             "UsernameConfiguration": {"CaseSensitive": False},
-            "Domain": self.cognito.domain,
             "DeletionProtection": "INACTIVE",
         }}
 
@@ -587,7 +598,8 @@ class UserPoolApi:
         else:
             if existing is not None:
                 raise IdpError("UsernameExistsException", "User account already exists")
-            self._check_attributes(attributes, new=False)
+            self._check_username(username)
+            self._check_attributes(attributes, new=True)
             now = self.cognito.now()
             user = User(username=username, password=temporary, sub=str(uuid.uuid4()),
                         attributes={}, status="FORCE_CHANGE_PASSWORD", created=now,
@@ -1043,6 +1055,7 @@ class UserPoolApi:
         password = _req(body, "Password")
         self._check_secret(client, _opt_str(body, "SecretHash"), username)
         attributes = _attributes(body, "UserAttributes")
+        self._check_username(username)
         if self.pool.user(username) is not None:
             raise IdpError("UsernameExistsException", "User already exists")
         self.check_password_policy(password)

@@ -28,9 +28,10 @@ from cognito_middleware.local.seed import (
     DEMO_PUBLIC_CLIENT_ID,
     DEMO_SERVICE_CLIENT_ID,
 )
+from cognito_middleware.testing import sign_in
 from cognito_middleware.tokens import TokenVerifier
 
-from .helpers import jwt_parts
+from .helpers import authorize_url, jwt_parts, query
 
 POOL = DEMO_POOL_ID
 SPA = DEMO_PUBLIC_CLIENT_ID
@@ -187,7 +188,16 @@ def test_admin_create_user_sends_an_invitation_with_a_generated_password(
 
 
 def test_temporary_password_expires(idp: Any, local_cognito: LocalCognito) -> None:
+    with pytest.raises(ClientError) as exc:
+        idp.admin_create_user(UserPoolId=POOL, Username="eve", MessageAction="SUPPRESS")
+    assert error_of(exc) == ("InvalidParameterException", "Attributes did not conform to the "
+                             "schema: email: The attribute is required")
+    with pytest.raises(ClientError) as exc:
+        idp.admin_create_user(UserPoolId=POOL, Username="two words", MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": "eve@example.com"}])
+    assert error_of(exc)[0] == "InvalidParameterException"
     idp.admin_create_user(UserPoolId=POOL, Username="eve", TemporaryPassword="Temp-Passw0rd!",
+                          UserAttributes=[{"Name": "email", "Value": "eve@example.com"}],
                           MessageAction="SUPPRESS")
     local_cognito.faults.clock_offset(8 * 86400)
     with pytest.raises(ClientError) as exc:
@@ -242,6 +252,9 @@ def test_list_users_filters_and_pages(idp: Any, local_cognito: LocalCognito) -> 
     third = idp.list_users(UserPoolId=POOL, Limit=3, PaginationToken=second["PaginationToken"])
     assert [u["Username"] for u in third["Users"]] == ["user4"]
     assert "PaginationToken" not in third
+    with pytest.raises(ClientError) as exc:
+        idp.list_users(UserPoolId=POOL, PaginationToken="LTE=")
+    assert error_of(exc) == ("InvalidParameterException", "Invalid pagination token.")
 
     only = idp.list_users(UserPoolId=POOL, AttributesToGet=["email"], Filter='username = "bob"')
     assert only["Users"][0]["Attributes"] == [{"Name": "email", "Value": "bob@example.com"}]
@@ -739,3 +752,18 @@ def test_readme_example_runs(local_cognito: LocalCognito) -> None:
                  "DEMO_PUBLIC_CLIENT_ID": SPA}
     exec(block, namespace)  # noqa: S102
     assert local_cognito.user("erin").status == "CONFIRMED"  # type: ignore[union-attr]
+
+
+async def test_hosted_ui_refuses_users_the_api_left_unconfirmed(
+        idp: Any, local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
+    idp.sign_up(ClientId=SPA, Username="jo", Password=NEW_PASSWORD,
+                UserAttributes=[{"Name": "email", "Value": "jo@example.com"}])
+    refused = await sign_in(client, authorize_url(), "jo", NEW_PASSWORD)
+    assert refused.status_code == 200
+    assert "User is not confirmed." in refused.text
+    idp.confirm_sign_up(ClientId=SPA, Username="jo",
+                        ConfirmationCode=str(local_cognito.last_code("jo")))
+    assert "code" in query(await sign_in(client, authorize_url(), "jo", NEW_PASSWORD))
+    idp.admin_set_user_password(UserPoolId=POOL, Username="jo", Password="Tmp-Passw0rd!")
+    forced = await sign_in(client, authorize_url(prompt="login"), "jo", "Tmp-Passw0rd!")
+    assert "Password change required for the user." in forced.text
