@@ -77,8 +77,9 @@ class _CallsAndFaults:
 
 
 class LocalCognito:
-    """A local, offline AWS Cognito: user pool (hosted UI, OAuth2, OIDC discovery, JWKS),
-    simulated federated IdPs and the identity pool, all served by one ASGI app.
+    """A local, offline AWS Cognito: user pool (hosted UI, OAuth2, OIDC discovery, JWKS, the
+    ``cognito-idp`` JSON API), simulated federated IdPs and the identity pool, all served by one
+    ASGI app.
 
     In process (no network)::
 

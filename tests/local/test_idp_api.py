@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from pycognito import Cognito
 
 from cognito_middleware.jwks import JWKSCache
-from cognito_middleware.local import LocalCognito
+from cognito_middleware.local import LocalCognito, PasswordPolicySeed, Seed, SeedError, demo_seed
 from cognito_middleware.local.seed import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -767,3 +767,40 @@ async def test_hosted_ui_refuses_users_the_api_left_unconfirmed(
     idp.admin_set_user_password(UserPoolId=POOL, Username="jo", Password="Tmp-Passw0rd!")
     forced = await sign_in(client, authorize_url(prompt="login"), "jo", "Tmp-Passw0rd!")
     assert "Password change required for the user." in forced.text
+
+
+def test_readme_seed_example_loads_with_its_policy_and_flows(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Seed files", 1)[1]
+    (block,) = re.findall(r"```toml\n(.*?)```", section, re.S)[:1]
+    path = tmp_path / "seed.toml"
+    path.write_text(block, encoding="utf-8")
+    seed = Seed.from_file(path)
+    assert seed.password_policy.minimum_length == 12
+    assert seed.password_policy.require_symbols is False
+    assert seed.clients[0].explicit_auth_flows == ["ALLOW_USER_SRP_AUTH",
+                                                   "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert seed.clients[0].prevent_user_existence_errors is True
+    with pytest.raises(SeedError, match="unknown auth flows"):
+        Seed.from_dict({"user_pool_id": "eu-west-1_X", "clients": [
+            {"client_id": "c", "explicit_auth_flows": ["USER_PASSWORD_AUTH"]}]})
+
+
+def test_pool_password_policy_from_the_seed(local_cognito_signing_keys: Any) -> None:
+    seed = demo_seed()
+    seed.password_policy = PasswordPolicySeed(minimum_length=12, require_symbols=False,
+                                              require_uppercase=False)
+    cognito = LocalCognito(seed, signing_keys=local_cognito_signing_keys)
+    with cognito.serve() as base_url:
+        idp = boto3.client("cognito-idp", endpoint_url=base_url, region_name=cognito.region,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        with pytest.raises(ClientError) as exc:
+            idp.sign_up(ClientId=SPA, Username="kim", Password="Abcdefgh1!",
+                        UserAttributes=[{"Name": "email", "Value": "kim@example.com"}])
+        assert error_of(exc) == ("InvalidPasswordException", "Password did not conform with "
+                                 "policy: Password not long enough")
+        idp.sign_up(ClientId=SPA, Username="kim", Password="abcdefghijk1",
+                    UserAttributes=[{"Name": "email", "Value": "kim@example.com"}])
+        policy = idp.describe_user_pool(UserPoolId=POOL)["UserPool"]["Policies"]
+        assert policy["PasswordPolicy"]["MinimumLength"] == 12
+        idp.close()
