@@ -237,7 +237,7 @@ class UserPoolApi:
         return client
 
     def _user(self, username: str) -> User:
-        user = self.pool.user(username)
+        user = self.pool.resolve(username)
         if user is None:
             raise IdpError("UserNotFoundException", "User does not exist.")
         return user
@@ -384,8 +384,14 @@ class UserPoolApi:
                 continue
             return candidate
 
-    @staticmethod
-    def _check_username(username: str) -> None:
+    def _check_username(self, username: str) -> None:
+        aliases = self.pool.alias_attributes
+        if "email" in aliases and "@" in username:
+            raise IdpError("InvalidParameterException", "Username cannot be of email format, "
+                           "since user pool is configured for email alias.")
+        if "phone_number" in aliases and re.fullmatch(r"\+\d+", username):
+            raise IdpError("InvalidParameterException", "Username cannot be of phone format, "
+                           "since user pool is configured for phone_number alias.")
         if not _USERNAME.match(username):
             raise IdpError("InvalidParameterException",
                            "1 validation error detected: Value at 'username' failed to satisfy "
@@ -407,12 +413,31 @@ class UserPoolApi:
                                    f"Attributes did not conform to the schema: {name}: The "
                                    "attribute is required")
 
-    def _apply_attributes(self, user: User, changes: dict[str, str]) -> None:
+    def _claim_aliases(self, user: User, attributes: dict[str, str], force: bool) -> None:
+        """Refuse (or, with ``force``, take over) aliases another user already holds."""
+        for attr in self.pool.alias_attributes:
+            value = attributes.get(attr)
+            unique = attr == "preferred_username"
+            if not value or not (unique or attributes.get(f"{attr}_verified") == "true"):
+                continue
+            holder = self.pool.resolve(value)
+            if holder is None or holder is user:
+                continue
+            if force and not unique:
+                with self.pool.lock:
+                    holder.attributes[f"{attr}_verified"] = "false"
+                continue
+            raise IdpError("AliasExistsException",
+                           f"An account with the given {attr} already exists.")
+
+    def _apply_attributes(self, user: User, changes: dict[str, str], force: bool = False
+                          ) -> None:
         for flag, attr in (("email_verified", "email"), ("phone_number_verified",
                                                          "phone_number")):
             if (attr in changes and changes[attr] != user.attributes.get(attr)
                     and flag not in changes):
                 changes = {**changes, flag: "false"}
+        self._claim_aliases(user, {**user.attributes, **changes}, force)
         with self.pool.lock:
             user.attributes.update(changes)
             user.modified = self.cognito.now()
@@ -483,6 +508,8 @@ class UserPoolApi:
                  "Required": name in pool.required_attributes or name == "sub"}
                 for name in sorted(_STANDARD_ATTRIBUTES)],
             "AutoVerifiedAttributes": ["email"], "MfaConfiguration": "OFF",
+            **({"AliasAttributes": list(pool.alias_attributes)} if pool.alias_attributes
+               else {}),
             "EstimatedNumberOfUsers": len(pool.users),
             "AdminCreateUserConfig": {
                 "AllowAdminCreateUserOnly": False,
@@ -604,6 +631,7 @@ class UserPoolApi:
             user = User(username=username, password=temporary, sub=str(uuid.uuid4()),
                         attributes={}, status="FORCE_CHANGE_PASSWORD", created=now,
                         modified=now)
+            self._claim_aliases(user, attributes, bool(body.get("ForceAliasCreation")))
             user.attributes.update(attributes)
             with self.pool.lock:
                 self.pool.users[username.lower()] = user
@@ -839,7 +867,7 @@ class UserPoolApi:
                            "client")
 
     def _auth_user(self, client: ClientSeed, username: str) -> User:
-        user = self.pool.user(username)
+        user = self.pool.resolve(username)
         if user is None or user.identities:
             if client.prevent_user_existence_errors:
                 raise IdpError("NotAuthorizedException", _WRONG)
@@ -1005,7 +1033,7 @@ class UserPoolApi:
                 raise IdpError("NotAuthorizedException",
                                "Invalid session for the user, session is expired.")
             user = self.pool.user(challenge.username)
-            if user is None or user.username.lower() != username.lower():
+            if user is None or self.pool.resolve(username) is not user:
                 raise IdpError("NotAuthorizedException", _WRONG)
             if name == "PASSWORD_VERIFIER":
                 if not srp.valid_timestamp(str(responses.get("TIMESTAMP", ""))):
@@ -1065,6 +1093,7 @@ class UserPoolApi:
         now = self.cognito.now()
         user = User(username=username, password=password, sub=str(uuid.uuid4()),
                     attributes=attributes, status="UNCONFIRMED", created=now, modified=now)
+        self._claim_aliases(user, attributes, False)
         with self.pool.lock:
             if self.pool.user(username) is not None:
                 raise IdpError("UsernameExistsException", "User already exists")
@@ -1084,8 +1113,11 @@ class UserPoolApi:
         if user.status != "UNCONFIRMED":
             raise IdpError("NotAuthorizedException", "User cannot be confirmed. Current status "
                            f"is {self._status(user)}")
-        self._use_code(user, "confirm", code)
         delivery = self._delivery(user)
+        if delivery is not None:
+            self._claim_aliases(user, {**user.attributes, f"{delivery[1]}_verified": "true"},
+                                bool(body.get("ForceAliasCreation")))
+        self._use_code(user, "confirm", code)
         with self.pool.lock:
             user.status = "CONFIRMED"
             if delivery is not None:
@@ -1108,7 +1140,7 @@ class UserPoolApi:
         client = self._client(body)
         username = _req(body, "Username")
         self._check_secret(client, _opt_str(body, "SecretHash"), username)
-        user = self.pool.user(username)
+        user = self.pool.resolve(username)
         if user is None or user.identities:
             if client.prevent_user_existence_errors:
                 return {"CodeDeliveryDetails": {"Destination": "u***@e***.com",
@@ -1130,7 +1162,7 @@ class UserPoolApi:
         code = _req(body, "ConfirmationCode")
         password = _req(body, "Password")
         self._check_secret(client, _opt_str(body, "SecretHash"), username)
-        user = self.pool.user(username)
+        user = self.pool.resolve(username)
         if user is None:
             raise IdpError("UserNotFoundException", "Username/client id combination not found.")
         self._use_code(user, "reset", code)
@@ -1183,6 +1215,7 @@ class UserPoolApi:
     def op_verify_user_attribute(self, body: dict[str, Any]) -> dict[str, Any]:
         user, _ = self._token_user(body)
         attr = _req(body, "AttributeName")
+        self._claim_aliases(user, {**user.attributes, f"{attr}_verified": "true"}, False)
         self._use_code(user, "verify:" + attr, _req(body, "Code"))
         with self.pool.lock:
             user.attributes[f"{attr}_verified"] = "true"

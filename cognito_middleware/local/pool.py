@@ -87,6 +87,7 @@ class UserPool:
                  keys: tuple[SigningKey, SigningKey] | None = None):
         self.pool_id = seed.user_pool_id
         self.required_attributes = list(seed.required_attributes)
+        self.alias_attributes = list(seed.alias_attributes)
         self.keys = KeyRing(keys)
         self._clock = clock
         self._issuer = issuer
@@ -139,6 +140,23 @@ class UserPool:
     def user(self, username: str) -> User | None:
         return self.users.get(username.lower())
 
+    def resolve(self, name: str) -> User | None:
+        """A user by user name, else by an alias: a verified ``email``/``phone_number`` or a
+        ``preferred_username``, when the pool has that alias attribute."""
+        user = self.user(name)
+        if user is not None or not self.alias_attributes:
+            return user
+        folded = name.lower()
+        for candidate in list(self.users.values()):
+            for attr in self.alias_attributes:
+                value = candidate.attributes.get(attr)
+                if value is None or value.lower() != folded:
+                    continue
+                if attr == "preferred_username" or (
+                        candidate.attributes.get(f"{attr}_verified") == "true"):
+                    return candidate
+        return None
+
     def user_groups(self, user: User) -> list[Group]:
         groups = [self.groups[name] for name in user.groups if name in self.groups]
         # Groups without precedence sort last, as Cognito treats them as the lowest priority.
@@ -154,7 +172,7 @@ class UserPool:
         return winners.pop() if len(winners) == 1 else None
 
     def check_password(self, username: str, password: str) -> User | None:
-        user = self.user(username)
+        user = self.resolve(username)
         if user is None or user.password is None:
             return None
         if not secrets.compare_digest(user.password.encode(), password.encode()):

@@ -211,6 +211,8 @@ class Seed:
     """Attributes every user must have; a federated sign-in missing one fails."""
     password_policy: PasswordPolicySeed = field(default_factory=PasswordPolicySeed)
     """Checked on every password set through the user-pool API (not on seeded users)."""
+    alias_attributes: list[str] = field(default_factory=list)
+    """``email``, ``phone_number``, ``preferred_username``: users also sign in with these."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -223,6 +225,9 @@ class Seed:
         """Raise :class:`SeedError` when the seed is inconsistent."""
         if not _POOL_ID.match(self.user_pool_id):
             raise SeedError(f"user_pool_id {self.user_pool_id!r} is not like 'eu-west-1_AbC123'")
+        bad_aliases = set(self.alias_attributes) - {"email", "phone_number", "preferred_username"}
+        if bad_aliases:
+            raise SeedError(f"alias_attributes: not alias attributes {sorted(bad_aliases)}")
         groups = {g.name for g in self.groups}
         for user in self.users:
             for group in user.groups:

@@ -781,6 +781,7 @@ def test_readme_seed_example_loads_with_its_policy_and_flows(tmp_path: Path) -> 
     assert seed.clients[0].explicit_auth_flows == ["ALLOW_USER_SRP_AUTH",
                                                    "ALLOW_REFRESH_TOKEN_AUTH"]
     assert seed.clients[0].prevent_user_existence_errors is True
+    assert seed.alias_attributes == ["email"]
     with pytest.raises(SeedError, match="unknown auth flows"):
         Seed.from_dict({"user_pool_id": "eu-west-1_X", "clients": [
             {"client_id": "c", "explicit_auth_flows": ["USER_PASSWORD_AUTH"]}]})
@@ -803,4 +804,64 @@ def test_pool_password_policy_from_the_seed(local_cognito_signing_keys: Any) -> 
                     UserAttributes=[{"Name": "email", "Value": "kim@example.com"}])
         policy = idp.describe_user_pool(UserPoolId=POOL)["UserPool"]["Policies"]
         assert policy["PasswordPolicy"]["MinimumLength"] == 12
+        idp.close()
+
+
+async def test_alias_attributes(local_cognito_signing_keys: Any) -> None:
+    seed = demo_seed()
+    seed.alias_attributes = ["email", "preferred_username"]
+    cognito = LocalCognito(seed, signing_keys=local_cognito_signing_keys)
+    with cognito.serve() as base_url:
+        idp = boto3.client("cognito-idp", endpoint_url=base_url, region_name=cognito.region,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        assert idp.describe_user_pool(UserPoolId=POOL)["UserPool"]["AliasAttributes"] == [
+            "email", "preferred_username"]
+        # A verified email signs in, with the password flow, SRP and the hosted UI.
+        result = tokens(idp, "Alice@Example.com")
+        assert jwt_parts(result["AccessToken"])[1]["username"] == "alice"
+        kwargs = {"endpoint_url": base_url, "region_name": cognito.region,
+                  "aws_access_key_id": "local", "aws_secret_access_key": "local"}
+        Cognito(POOL, SPA, username="bob@example.com",
+                boto3_client_kwargs=kwargs).authenticate(DEMO_PASSWORD)
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            signed_in = await sign_in(http, authorize_url(), "alice@example.com", DEMO_PASSWORD)
+        assert "code" in query(signed_in)
+        assert idp.admin_get_user(UserPoolId=POOL, Username="bob@example.com")["Username"] == (
+            "bob")
+
+        with pytest.raises(ClientError) as exc:
+            idp.sign_up(ClientId=SPA, Username="lee@example.com", Password=NEW_PASSWORD,
+                        UserAttributes=[{"Name": "email", "Value": "lee@example.com"}])
+        assert error_of(exc) == ("InvalidParameterException", "Username cannot be of email "
+                                 "format, since user pool is configured for email alias.")
+        # Signing up with a taken email works; confirming it does not.
+        idp.sign_up(ClientId=SPA, Username="lee", Password=NEW_PASSWORD,
+                    UserAttributes=[{"Name": "email", "Value": "bob@example.com"}])
+        code = str(cognito.last_code("lee"))
+        with pytest.raises(ClientError) as exc:
+            idp.confirm_sign_up(ClientId=SPA, Username="lee", ConfirmationCode=code)
+        assert error_of(exc) == ("AliasExistsException",
+                                 "An account with the given email already exists.")
+        idp.confirm_sign_up(ClientId=SPA, Username="lee", ConfirmationCode=code,
+                            ForceAliasCreation=True)
+        assert jwt_parts(tokens(idp, "bob@example.com", NEW_PASSWORD)["AccessToken"])[1][
+            "username"] == "lee"
+        assert cognito.user("bob").attributes["email_verified"] == "false"  # type: ignore[union-attr]
+
+        idp.admin_update_user_attributes(
+            UserPoolId=POOL, Username="alice",
+            UserAttributes=[{"Name": "preferred_username", "Value": "ali"}])
+        assert "AccessToken" in tokens(idp, "ali")
+        with pytest.raises(ClientError) as exc:
+            idp.admin_update_user_attributes(
+                UserPoolId=POOL, Username="bob",
+                UserAttributes=[{"Name": "preferred_username", "Value": "ALI"}])
+        assert error_of(exc) == ("AliasExistsException",
+                                 "An account with the given preferred_username already exists.")
+        with pytest.raises(ClientError) as exc:
+            idp.admin_create_user(
+                UserPoolId=POOL, Username="max", MessageAction="SUPPRESS",
+                UserAttributes=[{"Name": "email", "Value": "alice@example.com"},
+                                {"Name": "email_verified", "Value": "true"}])
+        assert error_of(exc)[0] == "AliasExistsException"
         idp.close()
