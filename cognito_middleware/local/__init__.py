@@ -17,6 +17,7 @@ from __future__ import annotations
 from .app import LocalCognito
 from .faults import Faults
 from .identity import IssuedCredentials
+from .idp_api import OutboxMessage
 from .pool import User
 from .seed import (
     BrandingSeed,
@@ -24,6 +25,7 @@ from .seed import (
     GroupSeed,
     IdentityPoolSeed,
     IdpUserSeed,
+    PasswordPolicySeed,
     ProviderSeed,
     ResourceServerSeed,
     RoleMappingRule,
@@ -46,6 +48,8 @@ __all__ = [
     "IdpUserSeed",
     "IssuedCredentials",
     "LocalCognito",
+    "OutboxMessage",
+    "PasswordPolicySeed",
     "ProviderSeed",
     "ResourceServerSeed",
     "RoleMappingRule",

@@ -17,7 +17,9 @@ from types import TracebackType
 from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cors import CorsMiddleware
@@ -25,6 +27,7 @@ from .faults import Faults
 from .federation import Federation
 from .hosted_ui import HostedUI
 from .identity import TARGET_PREFIX, IdentityPool, IssuedCredentials, identity_error
+from .idp_api import IDP_TARGET_PREFIX, OutboxMessage, UserPoolApi
 from .keys import SigningKey
 from .oauth import OAuthEndpoints, json_response
 from .pool import User, UserPool
@@ -53,8 +56,9 @@ class _CallsAndFaults:
             for name, value in scope["headers"]:
                 if name == b"x-amz-target":
                     target = value.decode("latin-1")
-                    if target.startswith(TARGET_PREFIX):
-                        operation = target[len(TARGET_PREFIX):]
+                    for prefix in (TARGET_PREFIX, IDP_TARGET_PREFIX):
+                        if target.startswith(prefix):
+                            operation = target[len(prefix):]
         targets = (path, "*") if operation is None else (path, operation, "*")
         self.cognito._count(path, operation)
         faults = self.cognito.faults
@@ -81,8 +85,9 @@ class _CallsAndFaults:
 
 
 class LocalCognito:
-    """A local, offline AWS Cognito: user pool (hosted UI, OAuth2, OIDC discovery, JWKS),
-    simulated federated IdPs and the identity pool, all served by one ASGI app.
+    """A local, offline AWS Cognito: user pool (hosted UI, OAuth2, OIDC discovery, JWKS, the
+    ``cognito-idp`` JSON API), simulated federated IdPs and the identity pool, all served by one
+    ASGI app.
 
     In process (no network)::
 
@@ -125,15 +130,16 @@ class LocalCognito:
         self._clock = clock or time.time
         self.faults = Faults()
         self.calls: Counter[str] = Counter()
-        """Calls per request path and per identity-pool operation name."""
+        """Calls per request path and per operation name (identity pool and user pool)."""
         self._calls_lock = threading.Lock()
         self.pool = UserPool(self.seed, clock=self.now, issuer=lambda: self.issuer,
                              keys=signing_keys)
         self.identity = IdentityPool(self, self.seed.identity_pool)
         self.federation = Federation(self)
         self.oauth = OAuthEndpoints(self)
+        self.idp = UserPoolApi(self)
         routes = [*self.oauth.routes(), *HostedUI(self).routes(), *self.federation.routes(),
-                  *self.identity.routes()]
+                  Route("/", self._aws_json, methods=["POST"])]
         self.app: ASGIApp = CorsMiddleware(_CallsAndFaults(Starlette(routes=routes), self))
         """The ASGI app serving every endpoint."""
         self.tls: TLSFiles | None = None
@@ -432,7 +438,25 @@ class LocalCognito:
             raise file.error(f"the state file is malformed ({type(exc).__name__}: {exc})"
                              ) from None
 
+    # User-pool API -----------------------------------------------------------------------
+
+    @property
+    def outbox(self) -> list[OutboxMessage]:
+        """Every code and invitation the user pool would have sent, in order."""
+        with self.idp.lock:
+            return list(self.idp.outbox)
+
+    def last_code(self, username: str, kind: str | None = None) -> str | None:
+        """The newest confirmation or reset code sent to ``username``; ``kind`` narrows it to
+        ``SIGN_UP``, ``RESEND_CODE``, ``FORGOT_PASSWORD`` or ``VERIFY_ATTRIBUTE``."""
+        return self.idp.last_code(username, kind)
+
     # Internals ---------------------------------------------------------------------------
+
+    async def _aws_json(self, request: Request) -> Response:
+        if request.headers.get("x-amz-target", "").startswith(IDP_TARGET_PREFIX):
+            return await self.idp.handle(request)
+        return await self.identity.handle(request)
 
     def _count(self, path: str, operation: str | None) -> None:
         with self._calls_lock:

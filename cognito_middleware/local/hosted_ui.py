@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["HostedUI"]
 
 _WRONG = "Incorrect username or password."
+_NOT_SIGNED_IN = {"UNCONFIRMED": "User is not confirmed.",
+                  "FORCE_CHANGE_PASSWORD": "Password change required for the user.",
+                  "RESET_REQUIRED": "Password reset required for the user"}
 
 
 class HostedUI:
@@ -136,6 +139,11 @@ class HostedUI:
             return self._form(request, req, error=_WRONG, username=username)
         if not user.enabled:
             return self._form(request, req, error="User is disabled.", username=username)
+        # Users the user-pool API left unconfirmed or with a temporary password do not sign in
+        # here; the real pages would go on to a confirmation or new-password page.
+        refusal = _NOT_SIGNED_IN.get(user.status)
+        if refusal:
+            return self._form(request, req, error=refusal, username=username)
         try:
             triggers.post_authentication(client_id=client_id, user=user)
         except TriggerError as exc:

@@ -52,6 +52,9 @@ class Group:
     name: str
     precedence: int | None = None
     role_arn: str | None = None
+    description: str = ""
+    created: float = 0.0
+    modified: float = 0.0
 
 
 @dataclass
@@ -65,6 +68,10 @@ class User:
     groups: list[str] = field(default_factory=list)
     enabled: bool = True
     identities: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "CONFIRMED"
+    """``UserStatus``: ``CONFIRMED``, ``UNCONFIRMED``, ``FORCE_CHANGE_PASSWORD``, ..."""
+    created: float = 0.0
+    modified: float = 0.0
 
 
 @dataclass
@@ -112,6 +119,7 @@ class UserPool:
                  keys: tuple[SigningKey, SigningKey] | None = None):
         self.pool_id = seed.user_pool_id
         self.required_attributes = list(seed.required_attributes)
+        self.alias_attributes = list(seed.alias_attributes)
         self.keys = KeyRing(keys)
         self._clock = clock
         self._issuer = issuer
@@ -193,7 +201,9 @@ class UserPool:
 
     def add_group(self, group: GroupSeed) -> Group:
         with self.lock:
-            self.groups[group.name] = Group(group.name, group.precedence, group.role_arn)
+            now = self.now()
+            self.groups[group.name] = Group(group.name, group.precedence, group.role_arn,
+                                            group.description, now, now)
         self.changed()
         return self.groups[group.name]
 
@@ -207,7 +217,8 @@ class UserPool:
                 raise ValueError(f"unknown group {group!r}")
         user = User(username=seed.username, password=seed.password,
                     sub=seed.sub or str(uuid.uuid4()), attributes=attributes,
-                    groups=list(seed.groups), enabled=seed.enabled)
+                    groups=list(seed.groups), enabled=seed.enabled,
+                    created=self.now(), modified=self.now())
         with self.lock:
             # Pools are case-insensitive for user names (the default for new pools).
             self.users[seed.username.lower()] = user
@@ -216,6 +227,23 @@ class UserPool:
 
     def user(self, username: str) -> User | None:
         return self.users.get(username.lower())
+
+    def resolve(self, name: str) -> User | None:
+        """A user by user name, else by an alias: a verified ``email``/``phone_number`` or a
+        ``preferred_username``, when the pool has that alias attribute."""
+        user = self.user(name)
+        if user is not None or not self.alias_attributes:
+            return user
+        folded = name.lower()
+        for candidate in list(self.users.values()):
+            for attr in self.alias_attributes:
+                value = candidate.attributes.get(attr)
+                if value is None or value.lower() != folded:
+                    continue
+                if attr == "preferred_username" or (
+                        candidate.attributes.get(f"{attr}_verified") == "true"):
+                    return candidate
+        return None
 
     def user_groups(self, user: User) -> list[Group]:
         groups = [self.groups[name] for name in user.groups if name in self.groups]
@@ -232,7 +260,7 @@ class UserPool:
         return winners.pop() if len(winners) == 1 else None
 
     def check_password(self, username: str, password: str) -> User | None:
-        user = self.user(username)
+        user = self.resolve(username)
         if user is None or user.password is None:
             return None
         if not secrets.compare_digest(user.password.encode(), password.encode()):
@@ -335,7 +363,8 @@ class UserPool:
             access = overrides.apply_access(access)
         access_token = encode_jwt(access, self.keys.access_key)
         body: dict[str, Any] = {"access_token": access_token}
-        if "openid" in scopes:
+        # The user-pool API's tokens carry only the admin scope and still come with an ID token.
+        if "openid" in scopes or "aws.cognito.signin.user.admin" in scopes:
             claims = self._id_claims(client, user, groups, nonce, auth_time, origin_jti,
                                      event_id, access_token if at_login else None, now)
             if overrides is not None:

@@ -36,6 +36,7 @@ __all__ = [
     "GroupSeed",
     "IdentityPoolSeed",
     "IdpUserSeed",
+    "PasswordPolicySeed",
     "ProviderSeed",
     "ResourceServerSeed",
     "RoleMappingRule",
@@ -50,6 +51,10 @@ __all__ = [
 
 _POOL_ID = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d_[a-zA-Z0-9]+$")
 _IDENTITY_POOL_ID = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d:[0-9a-f-]{36}$")
+AUTH_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH",
+              "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_USER_AUTH")
+DEFAULT_AUTH_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH",
+                      "ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH")
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
 
 
@@ -142,6 +147,22 @@ class ClientSeed:
     enable_token_revocation: bool = True
     branding: BrandingSeed | None = None
     """This client's hosted-UI branding; overrides the pool's :attr:`Seed.branding`."""
+    explicit_auth_flows: list[str] = field(default_factory=lambda: list(DEFAULT_AUTH_FLOWS))
+    """The user-pool API flows the client may use (``ALLOW_USER_SRP_AUTH``, ...)."""
+    prevent_user_existence_errors: bool = False
+    """``ENABLED``: unknown users fail like wrong passwords; ``False`` is ``LEGACY``."""
+
+
+@dataclass(kw_only=True)
+class PasswordPolicySeed:
+    """The pool's password policy (Cognito's default policy unless changed)."""
+
+    minimum_length: int = 8
+    require_uppercase: bool = True
+    require_lowercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+    temporary_password_validity_days: int = 7
 
 
 @dataclass(kw_only=True)
@@ -254,6 +275,10 @@ class Seed:
     """``iss`` of the tokens: ``local`` is ``<base URL>/<pool id>``; ``aws`` is the real
     service's ``https://cognito-idp.<region>.amazonaws.com/<pool id>`` (discovery and JWKS
     are still served by the emulator)."""
+    password_policy: PasswordPolicySeed = field(default_factory=PasswordPolicySeed)
+    """Checked on every password set through the user-pool API (not on seeded users)."""
+    alias_attributes: list[str] = field(default_factory=list)
+    """``email``, ``phone_number``, ``preferred_username``: users also sign in with these."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -266,6 +291,9 @@ class Seed:
         """Raise :class:`SeedError` when the seed is inconsistent."""
         if not _POOL_ID.match(self.user_pool_id):
             raise SeedError(f"user_pool_id {self.user_pool_id!r} is not like 'eu-west-1_AbC123'")
+        bad_aliases = set(self.alias_attributes) - {"email", "phone_number", "preferred_username"}
+        if bad_aliases:
+            raise SeedError(f"alias_attributes: not alias attributes {sorted(bad_aliases)}")
         groups = {g.name for g in self.groups}
         for user in self.users:
             for group in user.groups:
@@ -279,6 +307,10 @@ class Seed:
             unknown = set(client.allowed_oauth_flows) - {"code", "implicit", "client_credentials"}
             if unknown:
                 raise SeedError(f"client {client.client_id!r}: unknown flows {sorted(unknown)}")
+            bad_flows = set(client.explicit_auth_flows) - set(AUTH_FLOWS)
+            if bad_flows:
+                raise SeedError(f"client {client.client_id!r}: unknown auth flows "
+                                f"{sorted(bad_flows)}")
             if not 0 <= client.rotation_grace_seconds <= 60:
                 raise SeedError(f"client {client.client_id!r}: grace period must be 0-60 s")
         for provider in self.providers:
@@ -403,6 +435,7 @@ _NESTED: dict[tuple[type[Any], str], type[Any]] = {
     (Seed, "resource_servers"): ResourceServerSeed,
     (Seed, "providers"): ProviderSeed,
     (Seed, "identity_pool"): IdentityPoolSeed,
+    (Seed, "password_policy"): PasswordPolicySeed,
     (ProviderSeed, "users"): IdpUserSeed,
     (IdentityPoolSeed, "role_mapping"): RoleMappingSeed,
     (RoleMappingSeed, "rules"): RoleMappingRule,
