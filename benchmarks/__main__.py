@@ -28,16 +28,28 @@ DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: few iterations, small N, short load runs")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
-                        help=f"where to write the results (default: {DEFAULT_JSON})")
-    parser.add_argument("--no-server", action="store_true",
-                        help="skip the uvicorn load runs")
-    parser.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto",
-                        help="load generator (auto: wrk if installed, else Python)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: few iterations, small N, short load runs"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        metavar="PATH",
+        help=f"where to write the results (default: {DEFAULT_JSON})",
+    )
+    parser.add_argument("--no-server", action="store_true", help="skip the uvicorn load runs")
+    parser.add_argument(
+        "--load-tool",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator (auto: wrk if installed, else Python)",
+    )
     parser.add_argument("--rounds", type=int, help="in-process rounds per variant")
     parser.add_argument("--iterations", type=int, help="in-process calls per timed batch")
     return parser
@@ -55,8 +67,9 @@ def _machine() -> dict[str, Any]:
     }
 
 
-async def _in_process(environment: Environment, quick: bool, args: argparse.Namespace
-                      ) -> dict[str, Any]:
+async def _in_process(
+    environment: Environment, quick: bool, args: argparse.Namespace
+) -> dict[str, Any]:
     settings = Settings(iterations=20, first_seen_iterations=4, rounds=4) if quick else Settings()
     if args.rounds:
         settings = Settings(settings.iterations, settings.first_seen_iterations, args.rounds)
@@ -87,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(_in_process(environment, args.quick, args))
         jar, access_token = results.pop("_server_credentials")
         if not args.no_server:
-            load = (LoadSettings(duration=1, rounds=1, tool=args.load_tool,
-                                 shared_rounds=1, shared_seconds=1) if args.quick
-                    else LoadSettings(tool=args.load_tool))
+            load = (
+                LoadSettings(
+                    duration=1, rounds=1, tool=args.load_tool, shared_rounds=1, shared_seconds=1
+                )
+                if args.quick
+                else LoadSettings(tool=args.load_tool)
+            )
             results["server"] = run_server_load(environment, load, jar, access_token)
     network = dict(results["inprocess"].pop("network"))
     for kind, rows in results["scale"]["sessions"].items():
@@ -99,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "server" in results:
         network["local_cognito_calls_during_server_load"] = results["server"][
-            "local_cognito_calls_during_load"]
+            "local_cognito_calls_during_load"
+        ]
     results["network_detail"] = network
     results["hot_path_network_calls"] = sum(
         v for k, v in network.items() if k != "session_cookie_rewrites_between_rounds"

@@ -24,8 +24,13 @@ def main(spec_text: str) -> None:
     elif spec["app"] == "passthrough":
         app = passthrough_app()
     uvicorn.run(
-        app, host="127.0.0.1", port=int(spec["port"]), workers=1, log_level="warning",
-        access_log=False, lifespan="on",
+        app,
+        host="127.0.0.1",
+        port=int(spec["port"]),
+        workers=1,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
     )
 
 

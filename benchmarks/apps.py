@@ -36,8 +36,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cognito_middleware import CognitoConfig, PathRule
-from cognito_middleware.credentials import get_aws_credentials
-from cognito_middleware.middleware import CognitoAuthMiddleware
+from cognito_middleware._credentials.helpers import get_aws_credentials
+from cognito_middleware._middleware import CognitoAuthMiddleware
 from cognito_middleware.sessions import SessionStore
 
 __all__ = [
@@ -70,9 +70,7 @@ async def guest_credentials(request: Request) -> Response:
 
 def bare_app() -> Starlette:
     """The physical floor: a tiny Starlette app, three routes, one small JSON response."""
-    return Starlette(
-        routes=[Route(PUBLIC, hello), Route(PROTECTED, hello), Route(GUEST, hello)]
-    )
+    return Starlette(routes=[Route(PUBLIC, hello), Route(PROTECTED, hello), Route(GUEST, hello)])
 
 
 class PassThrough:
@@ -164,8 +162,12 @@ class JWTKeys:
 
     def id_token(self, token: str) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
-            token, self._key(token), algorithms=["RS256"], audience=self.client_id,
-            issuer=self.issuer, options={"require": ["exp", "iat", "sub"]},
+            token,
+            self._key(token),
+            algorithms=["RS256"],
+            audience=self.client_id,
+            issuer=self.issuer,
+            options={"require": ["exp", "iat", "sub"]},
         )
         if claims.get("token_use") != "id":
             raise jwt.InvalidTokenError("not an ID token")
@@ -173,7 +175,10 @@ class JWTKeys:
 
     def access_token(self, token: str) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
-            token, self._key(token), algorithms=["RS256"], issuer=self.issuer,
+            token,
+            self._key(token),
+            algorithms=["RS256"],
+            issuer=self.issuer,
             options={"require": ["exp", "iat", "sub"]},
         )
         if claims.get("token_use") != "access" or claims.get("client_id") != self.client_id:

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from cognito_middleware import CognitoConfig
+from cognito_middleware._middleware import CognitoAuthMiddleware
 from cognito_middleware.local import LocalCognito, demo_seed
 from cognito_middleware.local.seed import DEMO_PASSWORD
-from cognito_middleware.middleware import CognitoAuthMiddleware
-from cognito_middleware.sessions.base import SessionData
+from cognito_middleware.sessions._base import SessionData
 from cognito_middleware.testing import sign_in
 
 from .apps import CountingTransport, JWTKeys, cognito_app, cognito_config

@@ -76,8 +76,10 @@ def copies(scope: Scope, count: int) -> list[Scope]:
     them for every request: a bytes object caches its hash, so reusing one would hide the
     cost of any lookup keyed by a header."""
     return [
-        {**scope, "headers": [(bytes(bytearray(k)), bytes(bytearray(v)))
-                              for k, v in scope["headers"]]}
+        {
+            **scope,
+            "headers": [(bytes(bytearray(k)), bytes(bytearray(v))) for k, v in scope["headers"]],
+        }
         for _ in range(count)
     ]
 

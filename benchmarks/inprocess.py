@@ -16,7 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Scope
 
 from cognito_middleware.sessions import MemorySessionStore, SessionStore
-from cognito_middleware.sessions.base import SessionData
+from cognito_middleware.sessions._base import SessionData
 
 from .apps import (
     GUEST,
@@ -91,8 +91,9 @@ def _fixed(scope: Scope, count: int) -> Prepare:
     return prepare
 
 
-def _browser(app: ASGIApp, path: str, jar: dict[str, str], count: int,
-             rewrites: list[int]) -> Prepare:
+def _browser(
+    app: ASGIApp, path: str, jar: dict[str, str], count: int, rewrites: list[int]
+) -> Prepare:
     """Before each round, one untimed request whose ``Set-Cookie`` the browser keeps (the
     session's once-a-minute touch), so the timed calls send what a browser would send."""
 
@@ -110,8 +111,9 @@ def _with_cookie(path: str, header: bytes) -> Scope:
     return scope
 
 
-def _new_sessions(store: SessionStore, template: SessionData, count: int,
-                  users: itertools.count[int]) -> Prepare:
+def _new_sessions(
+    store: SessionStore, template: SessionData, count: int, users: itertools.count[int]
+) -> Prepare:
     """Before each round, ``count`` sessions of users never seen before, saved by ``store``:
     every timed request carries a session cookie this process has not opened, with tokens
     whose user it has not built."""
@@ -152,25 +154,31 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
         transport=environment.transport,
     )
     # Sized for every session the first-seen scenario saves: none is evicted before its turn.
-    memory_store = MemorySessionStore(environment.config.session_secrets,
-                                      max_entries=rounds * n + 100)
-    with_memory_store = cognito_app(environment.config, transport=environment.transport,
-                                    session_store=memory_store)
+    memory_store = MemorySessionStore(
+        environment.config.session_secrets, max_entries=rounds * n + 100
+    )
+    with_memory_store = cognito_app(
+        environment.config, transport=environment.transport, session_store=memory_store
+    )
     session_jwt = session_jwt_app(keys)
     dependency = bearer_dependency_app(keys)
 
     session_jar = await environment.sign_in("alice")
     session = await environment.session_of(session_jar)
     # The ID and access tokens: what fits in one browser cookie (the refresh token would not).
-    starlette_cookie = {"session": session_jwt_cookie({
-        "id_token": session.id_token,
-        "access_token": session.access_token,
-    })}
+    starlette_cookie = {
+        "session": session_jwt_cookie(
+            {
+                "id_token": session.id_token,
+                "access_token": session.access_token,
+            }
+        )
+    }
     bearer = f"Bearer {session.access_token}"
     guest_jar = await environment.guest_cookies()
     minted = environment.mint_access_tokens(rounds * first_n + 1)
     check_token, minted = minted[0], minted[1:]
-    per_round = [minted[i * first_n:(i + 1) * first_n] for i in range(rounds)]
+    per_round = [minted[i * first_n : (i + 1) * first_n] for i in range(rounds)]
     decode_scopes = [[PyJWTDecode.scope(keys, t) for t in tokens] for tokens in per_round]
     decoder = PyJWTDecode()
 
@@ -179,10 +187,15 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     anonymous = make_scope(PUBLIC)
     plans["anonymous"] = {
         name: (app, anonymous, _fixed(anonymous, n))
-        for name, app in (("bare", bare), ("bare_again", bare_again),
-                          ("passthrough", passthrough), ("cognito", cognito),
-                          ("cognito_no_guests", no_guests), ("session_jwt", session_jwt),
-                          ("bearer_dependency", dependency))
+        for name, app in (
+            ("bare", bare),
+            ("bare_again", bare_again),
+            ("passthrough", passthrough),
+            ("cognito", cognito),
+            ("cognito_no_guests", no_guests),
+            ("session_jwt", session_jwt),
+            ("bearer_dependency", dependency),
+        )
     }
     with_session = make_scope(PROTECTED, cookies=session_jar)
     with_starlette_session = make_scope(PROTECTED, cookies=starlette_cookie)
@@ -190,42 +203,61 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
         "bare": (bare, with_session, _fixed(with_session, n)),
         "bare_again": (bare_again, with_session, _fixed(with_session, n)),
         "passthrough": (passthrough, with_session, _fixed(with_session, n)),
-        "cognito": (cognito, with_session,
-                    _browser(cognito, PROTECTED, dict(session_jar), n, rewrites)),
-        "session_jwt": (session_jwt, with_starlette_session,
-                        _fixed(with_starlette_session, n)),
+        "cognito": (
+            cognito,
+            with_session,
+            _browser(cognito, PROTECTED, dict(session_jar), n, rewrites),
+        ),
+        "session_jwt": (session_jwt, with_starlette_session, _fixed(with_starlette_session, n)),
     }
     # Users numbered from 1: the warm-up request below is user 0 of each store.
     issuer = issuer_store(environment.config)
-    first_cookie = _with_cookie(PROTECTED, await cookie_header_of(
-        issuer, distinct_sessions(session, 1)[0]))
-    first_memory = _with_cookie(PROTECTED, await cookie_header_of(
-        memory_store, distinct_sessions(session, 1)[0]))
+    first_cookie = _with_cookie(
+        PROTECTED, await cookie_header_of(issuer, distinct_sessions(session, 1)[0])
+    )
+    first_memory = _with_cookie(
+        PROTECTED, await cookie_header_of(memory_store, distinct_sessions(session, 1)[0])
+    )
     plans["session_first"] = {
         "bare": (bare, first_cookie, _fixed(first_cookie, n)),
         "bare_again": (bare_again, first_cookie, _fixed(first_cookie, n)),
         "passthrough": (passthrough, first_cookie, _fixed(first_cookie, n)),
-        "cognito": (cognito, first_cookie,
-                    _new_sessions(issuer, session, n, itertools.count(1))),
-        "cognito_memory_store": (with_memory_store, first_memory,
-                                 _new_sessions(memory_store, session, n, itertools.count(1))),
+        "cognito": (cognito, first_cookie, _new_sessions(issuer, session, n, itertools.count(1))),
+        "cognito_memory_store": (
+            with_memory_store,
+            first_memory,
+            _new_sessions(memory_store, session, n, itertools.count(1)),
+        ),
     }
     with_bearer = make_scope(PROTECTED, authorization=bearer)
     plans["bearer_memo"] = {
         name: (app, with_bearer, _fixed(with_bearer, n))
-        for name, app in (("bare", bare), ("bare_again", bare_again),
-                          ("passthrough", passthrough), ("cognito", cognito),
-                          ("session_jwt", session_jwt), ("bearer_dependency", dependency))
+        for name, app in (
+            ("bare", bare),
+            ("bare_again", bare_again),
+            ("passthrough", passthrough),
+            ("cognito", cognito),
+            ("session_jwt", session_jwt),
+            ("bearer_dependency", dependency),
+        )
     }
     with_check_token = make_scope(PROTECTED, authorization=f"Bearer {check_token}")
     plans["bearer_first"] = {
         name: (app, with_check_token, _bearers(per_round))
-        for name, app in (("bare", bare), ("bare_again", bare_again), ("cognito", cognito),
-                          ("session_jwt", session_jwt), ("bearer_dependency", dependency))
+        for name, app in (
+            ("bare", bare),
+            ("bare_again", bare_again),
+            ("cognito", cognito),
+            ("session_jwt", session_jwt),
+            ("bearer_dependency", dependency),
+        )
     }
     plans["bearer_first"]["cognito_memo"] = (cognito, with_bearer, _fixed(with_bearer, first_n))
     plans["bearer_first"]["pyjwt_decode"] = (
-        decoder, PyJWTDecode.scope(keys, check_token), _decodes(decode_scopes))
+        decoder,
+        PyJWTDecode.scope(keys, check_token),
+        _decodes(decode_scopes),
+    )
     with_guest = make_scope(GUEST, cookies=guest_jar)
     plans["guest_credentials"] = {
         "bare": (bare, with_guest, _fixed(with_guest, n)),
@@ -261,7 +293,9 @@ async def run_inprocess(environment: Environment, settings: Settings) -> dict[st
     first = results["bearer_first"]["stacks"]
     results["bearer_first"]["verification_vs_pyjwt"] = round(
         (first["cognito"]["fastest_us"] - first["cognito_memo"]["fastest_us"])
-        / first["pyjwt_decode"]["fastest_us"], 3)
+        / first["pyjwt_decode"]["fastest_us"],
+        3,
+    )
     network = {
         "outbound_requests_during_timed_loops": environment.transport.requests - transport_before,
         "local_cognito_calls_during_timed_loops": environment.network_calls() - calls_before,

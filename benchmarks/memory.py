@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cognito_middleware._cookies import RequestCookies
+from cognito_middleware._credentials.helpers import MemoryCredentialCache, get_aws_credentials
+from cognito_middleware._identity_pool import AWSCredentials
+from cognito_middleware._middleware import CognitoAuthMiddleware
 from cognito_middleware._session_manager import TOUCH_INTERVAL
-from cognito_middleware.cookies import RequestCookies
-from cognito_middleware.credentials import MemoryCredentialCache, get_aws_credentials
-from cognito_middleware.identity_pool import AWSCredentials
 from cognito_middleware.local.seed import DEMO_PASSWORD
-from cognito_middleware.middleware import CognitoAuthMiddleware
 from cognito_middleware.sessions import (
     CookieSessionStore,
     CookieSettings,
@@ -133,8 +133,11 @@ async def _retained(
                 await alone.save(session.evolve(last_seen=now), cookies)
 
     store_own = await _traced(loads)
-    return {"middleware_and_store": whole / count, "store": store_own / count,
-            "middleware_beyond_store": (whole - store_own) / count}
+    return {
+        "middleware_and_store": whole / count,
+        "store": store_own / count,
+        "middleware_beyond_store": (whole - store_own) / count,
+    }
 
 
 async def _credential_sample(environment: Environment) -> AWSCredentials:
@@ -145,8 +148,9 @@ async def _credential_sample(environment: Environment) -> AWSCredentials:
         seen.append(await get_aws_credentials(request))
         return JSONResponse({})
 
-    app = CognitoAuthMiddleware(Starlette(routes=[Route("/creds", fetch)]),
-                                config=environment.config)
+    app = CognitoAuthMiddleware(
+        Starlette(routes=[Route("/creds", fetch)]), config=environment.config
+    )
     try:
         responder = await call(app, make_scope("/creds"))
     finally:
@@ -188,24 +192,29 @@ async def _cookie_sizes(environment: Environment) -> list[dict[str, Any]]:
         for group in groups:
             cognito.add_group(group)
         username = f"groups{count}"
-        cognito.add_user(username, DEMO_PASSWORD, email=f"{username}@example.com",
-                         groups=groups)
+        cognito.add_user(username, DEMO_PASSWORD, email=f"{username}@example.com", groups=groups)
         jar = await environment.sign_in(username)
         session = await environment.session_of(jar)
         names: Sequence[str] = sorted(jar)
-        starlette = session_jwt_cookie({
-            "id_token": session.id_token, "access_token": session.access_token,
-            "refresh_token": session.refresh_token or "",
-        })
-        rows.append({
-            "groups": count,
-            "cookie_header_bytes": len(cookie_header(jar)),
-            "chunks": len(names),
-            "largest_chunk_bytes": max(len(f"{n}={jar[n]}") for n in names),
-            "tokens_bytes": len(session.id_token) + len(session.access_token)
-            + len(session.refresh_token or ""),
-            "starlette_session_cookie_bytes": len(f"session={starlette}"),
-        })
+        starlette = session_jwt_cookie(
+            {
+                "id_token": session.id_token,
+                "access_token": session.access_token,
+                "refresh_token": session.refresh_token or "",
+            }
+        )
+        rows.append(
+            {
+                "groups": count,
+                "cookie_header_bytes": len(cookie_header(jar)),
+                "chunks": len(names),
+                "largest_chunk_bytes": max(len(f"{n}={jar[n]}") for n in names),
+                "tokens_bytes": len(session.id_token)
+                + len(session.access_token)
+                + len(session.refresh_token or ""),
+                "starlette_session_cookie_bytes": len(f"session={starlette}"),
+            }
+        )
     return rows
 
 
@@ -214,8 +223,10 @@ async def run_memory(environment: Environment, count: int) -> dict[str, Any]:
     every one of them is still remembered) and per credential set; cookie sizes."""
     template = await environment.session_of(await environment.sign_in("alice"))
     retained = {
-        f"{kind}_store_{when}": {k: round(v) for k, v in (await _retained(
-            environment, template, count, kind, idle)).items()}
+        f"{kind}_store_{when}": {
+            k: round(v)
+            for k, v in (await _retained(environment, template, count, kind, idle)).items()
+        }
         for kind in ("cookie", "memory")
         for when, idle in (("not_due_a_touch", 0.0), ("touched", 2 * TOUCH_INTERVAL))
     }

@@ -15,9 +15,9 @@ from typing import Any
 from starlette.types import Scope
 
 from cognito_middleware import PathRule
-from cognito_middleware.guards import PathRules
+from cognito_middleware._guards import PathRules
+from cognito_middleware._user import CognitoUser
 from cognito_middleware.sessions import CookieSessionStore, MemorySessionStore, SessionStore
-from cognito_middleware.user import CognitoUser
 
 from .apps import PROTECTED, bare_app, cognito_app
 from .environment import Environment
@@ -53,13 +53,19 @@ def _scope(path: str, header: tuple[bytes, bytes]) -> Scope:
 async def _session_headers(
     environment: Environment, store: SessionStore, template: Any, count: int
 ) -> list[tuple[bytes, bytes]]:
-    return [(b"cookie", await cookie_header_of(store, session))
-            for session in distinct_sessions(template, count)]
+    return [
+        (b"cookie", await cookie_header_of(store, session))
+        for session in distinct_sessions(template, count)
+    ]
 
 
 async def _measure(
-    environment: Environment, app: Any, headers: Sequence[tuple[bytes, bytes]],
-    iterations: int, rounds: int, seed: int,
+    environment: Environment,
+    app: Any,
+    headers: Sequence[tuple[bytes, bytes]],
+    iterations: int,
+    rounds: int,
+    seed: int,
 ) -> dict[str, Any]:
     for header in headers:
         responder = await call(app, _scope(PROTECTED, header))
@@ -70,12 +76,17 @@ async def _measure(
 
     async def prepare(round_no: int) -> list[Scope]:
         # Header bytes of their own per request, as a server builds them.
-        return [_scope(PROTECTED, (headers[i][0], bytes(bytearray(headers[i][1]))))
-                for i in picks[round_no]]
+        return [
+            _scope(PROTECTED, (headers[i][0], bytes(bytearray(headers[i][1]))))
+            for i in picks[round_no]
+        ]
 
     calls_before = environment.network_calls()
-    batches = [Batch("bare", bare_app(), prepare), Batch("bare_again", bare_app(), prepare),
-               Batch("cognito", app, prepare)]
+    batches = [
+        Batch("bare", bare_app(), prepare),
+        Batch("bare_again", bare_app(), prepare),
+        Batch("cognito", app, prepare),
+    ]
     await measure_interleaved(batches, rounds)
     bare, bare_again, cognito = batches
     last = await call(app, _scope(PROTECTED, headers[picks[-1][-1]]))
@@ -136,8 +147,7 @@ def _path_rules(count: int, iterations: int, rounds: int) -> dict[str, Any]:
     public = max(count // 5, 0)
     rules = PathRules(
         public_paths=tuple(f"/public{i}" for i in range(public)),
-        protected=tuple(PathRule(prefix=f"/area{i}", groups=("g",))
-                        for i in range(count - public)),
+        protected=tuple(PathRule(prefix=f"/area{i}", groups=("g",)) for i in range(count - public)),
         default_deny=True,
     )
     target = f"/area{(count - public) // 2}"
@@ -151,7 +161,7 @@ def _path_rules(count: int, iterations: int, rounds: int) -> dict[str, Any]:
     for _ in range(iterations):  # warm-up
         rules.evaluate(seen_path, member)
     for round_no in range(rounds):
-        paths = fresh_paths[round_no * iterations:(round_no + 1) * iterations]
+        paths = fresh_paths[round_no * iterations : (round_no + 1) * iterations]
         start = time.perf_counter()
         for path in paths:
             if not rules.evaluate(path, member).allowed:

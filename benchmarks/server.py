@@ -124,12 +124,20 @@ def _server(app: str, env: Mapping[str, str]) -> Iterator[_Served]:
             process.wait()
 
 
-def _wrk_command(url: str, headers: Mapping[str, str], settings: LoadSettings,
-                 connections: int | None = None) -> list[str]:
+def _wrk_command(
+    url: str, headers: Mapping[str, str], settings: LoadSettings, connections: int | None = None
+) -> list[str]:
     # wrk takes whole seconds only.
     seconds = max(1, round(settings.duration))
-    command = ["wrk", "-t1", f"-c{connections or settings.connections}", f"-d{seconds}s",
-               "--latency", "--timeout", "5s"]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections or settings.connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     cpus = _cpus()
@@ -155,7 +163,10 @@ def _parse_wrk(output: str) -> dict[str, float]:
 
 def _wrk(url: str, headers: Mapping[str, str], settings: LoadSettings) -> dict[str, float]:
     output = subprocess.run(
-        _wrk_command(url, headers, settings), capture_output=True, text=True, check=True,
+        _wrk_command(url, headers, settings),
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=settings.duration + 30,
     ).stdout
     return _parse_wrk(output)
@@ -199,23 +210,31 @@ async def _python_load(
     elapsed = time.perf_counter() - began
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
-    return {"rps": len(latencies) / elapsed, "requests": float(len(latencies)),
-            "p99_ms": p99 * 1000.0, "non_2xx": float(non_2xx)}
+    return {
+        "rps": len(latencies) / elapsed,
+        "requests": float(len(latencies)),
+        "p99_ms": p99 * 1000.0,
+        "non_2xx": float(non_2xx),
+    }
 
 
-def _load_at_once(urls: Mapping[str, str], headers: Mapping[str, str], settings: LoadSettings,
-                  tool: str) -> dict[str, dict[str, float]]:
+def _load_at_once(
+    urls: Mapping[str, str], headers: Mapping[str, str], settings: LoadSettings, tool: str
+) -> dict[str, dict[str, float]]:
     """Load every URL at the same time for ``settings.duration``; the figures of each."""
     # The load generator's CPU is shared by as many loads: fewer connections each.
     connections = max(4, settings.connections // len(urls))
     if tool == "wrk":
         running = {
-            name: subprocess.Popen(_wrk_command(url, headers, settings, connections),
-                                   stdout=subprocess.PIPE, text=True)
+            name: subprocess.Popen(
+                _wrk_command(url, headers, settings, connections), stdout=subprocess.PIPE, text=True
+            )
             for name, url in urls.items()
         }
-        outputs = {name: process.communicate(timeout=settings.duration + 30)[0]
-                   for name, process in running.items()}
+        outputs = {
+            name: process.communicate(timeout=settings.duration + 30)[0]
+            for name, process in running.items()
+        }
         for name, process in running.items():
             if process.returncode:
                 raise RuntimeError(f"wrk failed against the {name} server")
@@ -223,8 +242,9 @@ def _load_at_once(urls: Mapping[str, str], headers: Mapping[str, str], settings:
     each = LoadSettings(duration=settings.duration, connections=connections)
 
     async def together() -> list[dict[str, float]]:
-        return list(await asyncio.gather(
-            *(_python_load(url, headers, each) for url in urls.values())))
+        return list(
+            await asyncio.gather(*(_python_load(url, headers, each) for url in urls.values()))
+        )
 
     cpus = _cpus()
     before = os.sched_getaffinity(0) if cpus else None
@@ -235,8 +255,13 @@ def _load_at_once(urls: Mapping[str, str], headers: Mapping[str, str], settings:
         _pin(before)
 
 
-def _shared_cpu(servers: Mapping[str, _Served], scenarios: Mapping[str, tuple[str, Any]],
-                settings: LoadSettings, tool: str, browser: _Browser) -> dict[str, Any]:
+def _shared_cpu(
+    servers: Mapping[str, _Served],
+    scenarios: Mapping[str, tuple[str, Any]],
+    settings: LoadSettings,
+    tool: str,
+    browser: _Browser,
+) -> dict[str, Any]:
     """The three servers on one CPU, loaded at the same time: each one's CPU time per
     request, and the bare server's over it (the throughput it reaches on a CPU of its own,
     relative to bare), medians over the rounds."""
@@ -249,25 +274,37 @@ def _shared_cpu(servers: Mapping[str, _Served], scenarios: Mapping[str, tuple[st
     for scenario, (path, fixed) in scenarios.items():
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
         for _ in range(settings.shared_rounds):
-            headers = (fixed if fixed is not None
-                       else browser.headers(servers["cognito"].url, settings.shared_seconds))
+            headers = (
+                fixed
+                if fixed is not None
+                else browser.headers(servers["cognito"].url, settings.shared_seconds)
+            )
             before = {name: _cpu_seconds(served.pid) for name, served in servers.items()}
-            figures = _load_at_once({name: served.url + path for name, served in servers.items()},
-                                    headers, load, tool)
+            figures = _load_at_once(
+                {name: served.url + path for name, served in servers.items()}, headers, load, tool
+            )
             for name, served in servers.items():
                 run = figures[name]
                 cpu = _cpu_seconds(served.pid) - before[name]
                 run["server_cpu_us_per_request"] = (
-                    cpu * 1e6 / run["requests"] if run["requests"] else float("nan"))
+                    cpu * 1e6 / run["requests"] if run["requests"] else float("nan")
+                )
                 runs[name].append(run)
         summary: dict[str, Any] = {}
         for name, name_runs in runs.items():
             summary[name] = {
                 "server_cpu_us_per_request": round(
-                    median([r["server_cpu_us_per_request"] for r in name_runs]), 1),
-                "capacity_vs_bare": round(median([
-                    b["server_cpu_us_per_request"] / r["server_cpu_us_per_request"]
-                    for r, b in zip(name_runs, runs["bare"], strict=True)]), 3),
+                    median([r["server_cpu_us_per_request"] for r in name_runs]), 1
+                ),
+                "capacity_vs_bare": round(
+                    median(
+                        [
+                            b["server_cpu_us_per_request"] / r["server_cpu_us_per_request"]
+                            for r, b in zip(name_runs, runs["bare"], strict=True)
+                        ]
+                    ),
+                    3,
+                ),
                 "non_2xx": int(sum(r["non_2xx"] for r in name_runs)),
                 "runs": name_runs,
             }
@@ -275,8 +312,9 @@ def _shared_cpu(servers: Mapping[str, _Served], scenarios: Mapping[str, tuple[st
     return figures_by_scenario
 
 
-def _load(url: str, headers: Mapping[str, str], settings: LoadSettings, tool: str
-          ) -> dict[str, float]:
+def _load(
+    url: str, headers: Mapping[str, str], settings: LoadSettings, tool: str
+) -> dict[str, float]:
     if tool == "wrk":
         return _wrk(url, headers, settings)
     cpus = _cpus()
@@ -352,8 +390,9 @@ def run_server_load(
         urls = {name: served.url for name, served in servers.items()}
         for url in urls.values():
             _fresh_cookies(url, browser.jar)
-            httpx.get(url + PROTECTED, headers={"Authorization": f"Bearer {access_token}"},
-                      timeout=10).raise_for_status()
+            httpx.get(
+                url + PROTECTED, headers={"Authorization": f"Bearer {access_token}"}, timeout=10
+            ).raise_for_status()
         calls_before = environment.network_calls()
         for round_no in range(settings.rounds):
             for scenario, (path, fixed) in scenarios.items():
@@ -380,18 +419,25 @@ def run_server_load(
                 "p99_ms": round(median([r["p99_ms"] for r in runs]), 2),
                 "non_2xx": int(sum(r["non_2xx"] for r in runs)),
                 "server_cpu_us_per_request": round(
-                    median([r["server_cpu_us_per_request"] for r in runs]), 1),
+                    median([r["server_cpu_us_per_request"] for r in runs]), 1
+                ),
                 "runs": runs,
             }
         for app, prefix in (("cognito", ""), ("passthrough", "passthrough_")):
             pairs = list(zip(by_app[app], by_app["bare"], strict=True))
             summary[f"{prefix}throughput_vs_bare"] = round(
-                median([c["rps"] / b["rps"] for c, b in pairs]), 3)
+                median([c["rps"] / b["rps"] for c, b in pairs]), 3
+            )
             # The throughput a CPU-bound server reaches is the inverse of its CPU per request.
-            summary[f"{prefix}cpu_capacity_vs_bare"] = round(median([
-                b["server_cpu_us_per_request"] / c["server_cpu_us_per_request"]
-                for c, b in pairs
-            ]), 3)
+            summary[f"{prefix}cpu_capacity_vs_bare"] = round(
+                median(
+                    [
+                        b["server_cpu_us_per_request"] / c["server_cpu_us_per_request"]
+                        for c, b in pairs
+                    ]
+                ),
+                3,
+            )
         results[scenario] = summary
     return {
         "tool": tool,

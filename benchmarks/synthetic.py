@@ -16,7 +16,7 @@ import uuid
 
 from cognito_middleware import CognitoConfig
 from cognito_middleware.sessions import CookieSessionStore, CookieSettings, SessionStore
-from cognito_middleware.sessions.base import SessionData
+from cognito_middleware.sessions._base import SessionData
 
 __all__ = ["cookie_header_of", "distinct_sessions", "issuer_store", "retoken"]
 
@@ -47,14 +47,16 @@ def distinct_sessions(
     now = time.time()
     sessions = []
     for index in range(start, start + count):
-        sessions.append(template.evolve(
-            session_id=secrets.token_urlsafe(16),
-            id_token=retoken(template.id_token, index),
-            access_token=retoken(template.access_token, index),
-            refresh_token=(template.refresh_token or "")[:-8] + secrets.token_hex(4),
-            created_at=now - idle,
-            last_seen=now - idle,
-        ))
+        sessions.append(
+            template.evolve(
+                session_id=secrets.token_urlsafe(16),
+                id_token=retoken(template.id_token, index),
+                access_token=retoken(template.access_token, index),
+                refresh_token=(template.refresh_token or "")[:-8] + secrets.token_hex(4),
+                created_at=now - idle,
+                last_seen=now - idle,
+            )
+        )
     return sessions
 
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from ._refusal import Refusal
-from .config import CognitoConfig, PathRule, Secret
-from .context import RequestState, get_state
-from .credentials import (
+from ._config import CognitoConfig, PathRule, Secret
+from ._credentials.helpers import (
+    CREDENTIALS_EXCEPTION_HANDLERS,
     AWSCredentials,
     CredentialCache,
     MemoryCredentialCache,
     boto3_session,
+    credentials_error_response,
     get_aws_credentials,
     requires_role,
 )
-from .events import AuthEvent, AuthHooks
+from ._events import AuthEvent, AuthHooks
+from ._guards import PathRules, deny, login_required, requires_groups, requires_scopes
+from ._middleware import CognitoAuthMiddleware
+from ._refusal import Refusal
+from ._state import RequestState, get_state
+from ._user import AnonymousUser, CognitoUser
 from .exceptions import (
     ClaimError,
     CognitoError,
@@ -37,18 +42,9 @@ from .exceptions import (
     TokenEndpointError,
     TokenError,
 )
-from .guards import login_required, requires_groups, requires_scopes
-from .middleware import CognitoAuthMiddleware
-from .sessions import (
-    CookieSessionStore,
-    MemorySessionStore,
-    RedisSessionStore,
-    SessionData,
-    SessionStore,
-)
-from .user import AnonymousUser, CognitoUser
 
 __all__ = [
+    "CREDENTIALS_EXCEPTION_HANDLERS",
     "AWSCredentials",
     "AnonymousUser",
     "AuthEvent",
@@ -60,7 +56,6 @@ __all__ = [
     "CognitoUnavailableError",
     "CognitoUser",
     "ConfigurationError",
-    "CookieSessionStore",
     "CredentialCache",
     "ExpiredTokenError",
     "IdentityPoolAuthError",
@@ -73,22 +68,21 @@ __all__ = [
     "KeyNotFoundError",
     "MalformedTokenError",
     "MemoryCredentialCache",
-    "MemorySessionStore",
     "OAuthError",
     "PathRule",
-    "RedisSessionStore",
+    "PathRules",
     "Refusal",
     "RequestState",
     "RoleNotAllowedError",
     "Secret",
-    "SessionData",
-    "SessionStore",
     "SessionStoreUnavailableError",
     "SessionTooLargeError",
     "SignInRequiredError",
     "TokenEndpointError",
     "TokenError",
     "boto3_session",
+    "credentials_error_response",
+    "deny",
     "get_aws_credentials",
     "get_state",
     "login_required",

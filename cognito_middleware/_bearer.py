@@ -1,7 +1,7 @@
 """API clients' ``Authorization: Bearer`` access tokens: verified once, remembered until ``exp``.
 
-    bearer = BearerAuthenticator(verifier, clock=time.time, leeway=5.0)
-    user = await bearer.authenticate(b"Bearer eyJ...")   # or raises BearerRefused
+bearer = BearerAuthenticator(verifier, clock=time.time, leeway=5.0)
+user = await bearer.authenticate(b"Bearer eyJ...")   # or raises BearerRefused
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._cache import BoundedMap
+from ._tokens import TokenVerifier
+from ._user import CognitoUser
 from .exceptions import CognitoUnavailableError, TokenError
-from .tokens import TokenVerifier
-from .user import CognitoUser
 
 __all__ = ["BearerAuthenticator", "BearerRefused", "is_bearer"]
 

@@ -32,10 +32,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .context import state_of
+from ._state import state_of
 
 if TYPE_CHECKING:
-    from .config import CognitoConfig
+    from ._config import CognitoConfig
 
 __all__ = [
     "ErrorPage",
@@ -202,8 +202,8 @@ def bearer_challenge(
 ) -> str:
     """A ``WWW-Authenticate: Bearer`` value (RFC 6750) with safely quoted parameters::
 
-        bearer_challenge("invalid_token", "the token has expired")
-        # 'Bearer error="invalid_token", error_description="the token has expired"'
+    bearer_challenge("invalid_token", "the token has expired")
+    # 'Bearer error="invalid_token", error_description="the token has expired"'
     """
     params = [
         f'{name}="{header_param(value)}"'
@@ -213,9 +213,9 @@ def bearer_challenge(
     return "Bearer " + ", ".join(params) if params else "Bearer"
 
 
-def _headers(pairs: Iterable[tuple[str, str]] | Mapping[str, str] | None) -> tuple[
-    tuple[str, str], ...
-]:
+def _headers(
+    pairs: Iterable[tuple[str, str]] | Mapping[str, str] | None,
+) -> tuple[tuple[str, str], ...]:
     if pairs is None:
         return ()
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
@@ -270,9 +270,7 @@ def bearer_refusal(status: int, error: str, reason: str) -> Refusal:
             headers=(("WWW-Authenticate", bearer_challenge("invalid_token", reason)),),
             page=False,
         )
-    return unavailable_refusal(
-        "Try again in a moment.", error=error, detail=reason, page=False
-    )
+    return unavailable_refusal("Try again in a moment.", error=error, detail=reason, page=False)
 
 
 # Rendering ----------------------------------------------------------------------------------
@@ -334,9 +332,7 @@ def render(
             if config is not None and config.error_page is not None:
                 custom = _custom_page(config.error_page, scope, refusal)
             if custom is None:
-                response = HTMLResponse(
-                    _page(refusal), status_code=refusal.status, headers=headers
-                )
+                response = HTMLResponse(_page(refusal), status_code=refusal.status, headers=headers)
             else:
                 response = custom
                 for name, value in headers.items():
@@ -355,12 +351,15 @@ def _custom_page(hook: ErrorPage, scope: Scope, refusal: Refusal) -> Response | 
     except Exception:
         # The refusal still goes out, as the built-in page: a broken template must not turn
         # a 401 into a 500.
-        logger.exception("error_page failed for a %d %s; using the built-in page",
-                         refusal.status, refusal.error)
+        logger.exception(
+            "error_page failed for a %d %s; using the built-in page", refusal.status, refusal.error
+        )
         return None
     if response is not None and not isinstance(response, Response):
-        logger.error("error_page returned %s, not a Response; using the built-in page",
-                     type(response).__name__)
+        logger.error(
+            "error_page returned %s, not a Response; using the built-in page",
+            type(response).__name__,
+        )
         return None
     return response
 

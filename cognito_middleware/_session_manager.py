@@ -14,20 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._cache import BoundedMap
-from .context import ANONYMOUS, RequestState
-from .events import AuthEvent, AuthHooks
+from ._events import AuthEvent, AuthHooks
+from ._refresh import SessionRefresher
+from ._state import ANONYMOUS, RequestState
+from ._tokens import TokenVerifier
+from ._user import CognitoUser
 from .exceptions import (
     CognitoUnavailableError,
     InvalidGrantError,
     SessionTooLargeError,
     TokenError,
 )
-from .refresh import SessionRefresher
+from .sessions._base import SessionData, SessionStore
+from .sessions._cookie import CookieSessionStore
 from .sessions._server import ServerSideStore
-from .sessions.base import SessionData, SessionStore
-from .sessions.cookie import CookieSessionStore
-from .tokens import TokenVerifier
-from .user import CognitoUser
 
 __all__ = ["TOUCH_INTERVAL", "SessionManager"]
 
@@ -74,9 +74,7 @@ class SessionManager:
         # A user per pair of tokens: built from their claims once, shared by every request of
         # the session (the store keeps the session itself). Keyed by the ends of the tokens'
         # signatures, unique per token, so that the memo does not keep whole tokens alive.
-        self._users: BoundedMap[tuple[str, str], CognitoUser] = BoundedMap(
-            _USERS_MAX, lru=True
-        )
+        self._users: BoundedMap[tuple[str, str], CognitoUser] = BoundedMap(_USERS_MAX, lru=True)
         # Requests that keep sending the cookie after a touch (already in flight, or from a
         # client that ignores Set-Cookie) get the cookie that touch made, not a new one each:
         # sealing costs more than the rest of the request. A touch is of no use once the next

@@ -35,26 +35,24 @@ from starlette.exceptions import HTTPException, WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from ._refusal import Refusal, redirect_target, render
-from .context import user_of
-from .credentials import (
+from ._credentials.helpers import (
     AWSCredentials,
     _credentials_refusal,
     get_aws_credentials,
-    requires_role,
 )
-from .exceptions import CognitoUnavailableError, IdentityPoolError, SignInRequiredError
-from .guards import (
+from ._guards import (
     Decision,
     Outcome,
     _Requirement,
     _requirement,
     refusal_for,
 )
-from .user import CognitoUser
+from ._refusal import Refusal, redirect_target, render
+from ._state import user_of
+from ._user import CognitoUser
+from .exceptions import CognitoUnavailableError, IdentityPoolError, SignInRequiredError
 
 __all__ = [
-    "AWSCredentials",
     "AccessDenied",
     "CurrentUser",
     "OptionalUser",
@@ -66,7 +64,6 @@ __all__ = [
     "optional_user",
     "require_groups",
     "require_scopes",
-    "requires_role",
     "session_scheme",
 ]
 
@@ -111,7 +108,7 @@ class AccessDenied(HTTPException):
     """Raised by the dependencies to refuse a request.
 
     Status and headers (``Location``, ``WWW-Authenticate``) are those of
-    :func:`cognito_middleware.guards.deny` even with FastAPI's default handler; with
+    :func:`cognito_middleware._guards.deny` even with FastAPI's default handler; with
     :func:`install_exception_handler` the body is too (the JSON error, the HTML page for
     browsers, or the app's ``error_page``). ``response`` is that answer, ``decision`` says
     why.
@@ -165,9 +162,9 @@ async def current_user(
 ) -> CognitoUser:
     """The signed-in user (session or Bearer token); refuses guests::
 
-        @app.get("/me")
-        async def me(user: Annotated[CognitoUser, Depends(current_user)]):
-            return {"sub": user.sub}
+    @app.get("/me")
+    async def me(user: Annotated[CognitoUser, Depends(current_user)]):
+        return {"sub": user.sub}
     """
     return _enforce(conn, _SIGNED_IN)
 
@@ -175,9 +172,9 @@ async def current_user(
 async def optional_user(conn: HTTPConnection) -> CognitoUser | None:
     """The signed-in user, or ``None`` for a guest (the route stays open)::
 
-        @app.get("/")
-        async def home(user: OptionalUser):
-            return {"greeting": f"hello {user.display_name}" if user else "hello"}
+    @app.get("/")
+    async def home(user: OptionalUser):
+        return {"greeting": f"hello {user.display_name}" if user else "hello"}
     """
     user = user_of(conn.scope)
     return user if isinstance(user, CognitoUser) else None

@@ -29,15 +29,18 @@ from starlette.authentication import BaseUser
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
-from cognito_middleware import CognitoAuthMiddleware, CognitoConfig, CognitoUser, PathRule
-from cognito_middleware.credentials import (
+from cognito_middleware import (
     AWSCredentials,
+    CognitoAuthMiddleware,
+    CognitoConfig,
+    CognitoUser,
+    PathRule,
     credentials_error_response,
     get_aws_credentials,
+    login_required,
 )
 from cognito_middleware.exceptions import CognitoError
 from cognito_middleware.fastapi import CurrentUser, install_exception_handler
-from cognito_middleware.guards import login_required
 
 __all__ = ["DEMO_RULES", "DemoUser", "create_app", "demo_config"]
 
@@ -70,9 +73,7 @@ def demo_config(environ: Mapping[str, str] | None = None, **overrides: Any) -> C
     return CognitoConfig.from_env(environ, **overrides)
 
 
-def create_app(
-    config: CognitoConfig, *, demo_users: Sequence[DemoUser] | None = None
-) -> FastAPI:
+def create_app(config: CognitoConfig, *, demo_users: Sequence[DemoUser] | None = None) -> FastAPI:
     """Build the demo app around ``config`` (see :func:`demo_config` for its path rules).
 
     ``demo_users`` are listed, with their passwords, on the home page: only pass them for
@@ -269,7 +270,7 @@ class _Pages:
             "<p>This app is an AWS Cognito relying party: sign in through the hosted UI or a "
             "federated provider, browse as a guest with identity-pool credentials, and call the "
             "JSON APIs with the session cookie or a Bearer token.</p>",
-            f'<p>{" ".join(buttons)}</p>',
+            f"<p>{' '.join(buttons)}</p>",
             "</div>",
         ]
         if self._demo_users:

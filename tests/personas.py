@@ -73,7 +73,10 @@ class ActingAs:
         if name not in self._cookies:
             persona = self.personas[name]
             session = await signed_in(
-                self.cognito, self.config, persona.username, groups=persona.groups,
+                self.cognito,
+                self.config,
+                persona.username,
+                groups=persona.groups,
                 scopes=persona.scopes or None,
             )
             self._cookies[name] = session.cookie_header.encode("latin-1")
@@ -83,7 +86,9 @@ class ActingAs:
         if name not in self._tokens:
             persona = self.personas[name]
             token = bearer_token(
-                self.cognito, persona.username, groups=persona.groups,
+                self.cognito,
+                persona.username,
+                groups=persona.groups,
                 scopes=persona.scopes or ("openid",),
             )
             self._tokens[name] = f"Bearer {token}".encode("latin-1")
@@ -97,9 +102,7 @@ class ActingAs:
                 async with self._lock:
                     if (b"authorization", b"Bearer t") in headers:
                         value = self._token(name)
-                        headers = [
-                            (k, value if k == b"authorization" else v) for k, v in headers
-                        ]
+                        headers = [(k, value if k == b"authorization" else v) for k, v in headers]
                     else:
                         headers.append((b"cookie", await self._cookie(name)))
             scope = {**scope, "headers": headers}

@@ -51,19 +51,24 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
     assert scenarios["bearer_first"]["verification_vs_pyjwt"] > 0
 
     assert results["hot_path_network_calls"] == 0
-    assert all(v == 0 for k, v in results["network_detail"].items()
-               if k != "session_cookie_rewrites_between_rounds")
+    assert all(
+        v == 0
+        for k, v in results["network_detail"].items()
+        if k != "session_cookie_rewrites_between_rounds"
+    )
 
     memory = results["memory"]
     assert memory["memory_store_bytes_per_session"] > 0
     assert set(memory["retained_per_session"]) == {
-        f"{kind}_store_{when}" for kind in ("cookie", "memory")
+        f"{kind}_store_{when}"
+        for kind in ("cookie", "memory")
         for when in ("not_due_a_touch", "touched")
     }
     for figures in memory["retained_per_session"].values():
         assert figures["middleware_and_store"] > 0
         assert figures["middleware_beyond_store"] == pytest.approx(
-            figures["middleware_and_store"] - figures["store"], abs=1)
+            figures["middleware_and_store"] - figures["store"], abs=1
+        )
     assert memory["credential_cache_bytes_per_set"] > 0
     assert [row["groups"] for row in memory["cookie_sizes"]] == [0, 10, 50]
     assert all(row["chunks"] >= 1 for row in memory["cookie_sizes"])
@@ -77,14 +82,20 @@ def test_quick_run_writes_every_scenario_with_no_hot_path_network_call(
 
     assert "server" not in results
     assert {t["target"] for t in results["targets"]} >= {
-        "Session cookie never seen, cookie store", "Session cookie never seen, memory store",
-        "100 distinct active sessions, cookie store", "100 distinct active sessions, memory store",
+        "Session cookie never seen, cookie store",
+        "Session cookie never seen, memory store",
+        "100 distinct active sessions, cookie store",
+        "100 distinct active sessions, memory store",
         "First-seen Bearer: (first - memoised) / pyjwt jwt.decode",
-        "Remembered session", "Memoised Bearer", "Guest page, cached credentials",
-        "Anonymous: above the no-op middleware", "Network calls on the hot path",
+        "Remembered session",
+        "Memoised Bearer",
+        "Guest page, cached credentials",
+        "Anonymous: above the no-op middleware",
+        "Network calls on the hot path",
     }
-    assert all(t["measured"] is not None for t in results["targets"]
-               if "uvicorn" not in t["target"])
+    assert all(
+        t["measured"] is not None for t in results["targets"] if "uvicorn" not in t["target"]
+    )
     printed = capsys.readouterr().out
     assert "In-process ASGI" in printed and "Targets" in printed
 
@@ -116,4 +127,3 @@ def test_quick_run_over_uvicorn_measures_both_servers_without_network_calls(
         assert 0.2 < figures["cognito"]["capacity_vs_bare"] < 2, name
     printed = capsys.readouterr().out
     assert "Over uvicorn" in printed and "at the same time" in printed
-

@@ -98,7 +98,10 @@ def test_jwks_uri_overrides_the_derived_one() -> None:
     derived = CognitoConfig.from_env(GOOD)
     assert derived.jwks_url == f"{derived.issuer_url}/.well-known/jwks.json"
     config = CognitoConfig.from_env(
-        {**GOOD, "COGNITO_JWKS_URI": "http://127.0.0.1:9229/eu-west-1_AbCdEf123/.well-known/jwks.json"}
+        {
+            **GOOD,
+            "COGNITO_JWKS_URI": "http://127.0.0.1:9229/eu-west-1_AbCdEf123/.well-known/jwks.json",
+        }
     )
     assert config.issuer_url == derived.issuer_url
     assert config.jwks_url == "http://127.0.0.1:9229/eu-west-1_AbCdEf123/.well-known/jwks.json"

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import cookie_parser
 
-from cognito_middleware.cookies import RequestCookies, expire_cookie, set_cookie
+from cognito_middleware._cookies import RequestCookies, expire_cookie, set_cookie
 
 
 def test_request_cookies_from_the_raw_header_bytes_read_as_starlette_reads_them() -> None:

@@ -19,9 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cognito_middleware.config import CognitoConfig
-from cognito_middleware.context import RequestState, Services
-from cognito_middleware.credentials import (
+from cognito_middleware._config import CognitoConfig
+from cognito_middleware._credentials.helpers import (
     CREDENTIALS_EXCEPTION_HANDLERS,
     AWSCredentials,
     CredentialCache,
@@ -32,6 +31,9 @@ from cognito_middleware.credentials import (
     get_aws_credentials,
     requires_role,
 )
+from cognito_middleware._identity_pool import IdentityPoolClient
+from cognito_middleware._state import RequestState, Services
+from cognito_middleware._user import AnonymousUser, CognitoUser
 from cognito_middleware.exceptions import (
     CognitoUnavailableError,
     IdentityPoolAuthError,
@@ -41,10 +43,8 @@ from cognito_middleware.exceptions import (
     RoleNotAllowedError,
     SignInRequiredError,
 )
-from cognito_middleware.identity_pool import IdentityPoolClient
-from cognito_middleware.sessions.base import SessionData
+from cognito_middleware.sessions._base import SessionData
 from cognito_middleware.testing import FrozenClock
-from cognito_middleware.user import AnonymousUser, CognitoUser
 
 POOL = "eu-west-1:0a1b2c3d-0000-1111-2222-333344445555"
 PROVIDER = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
@@ -246,7 +246,10 @@ class Env:
         )
 
         state.services = Services(
-            config=self.config, http=self.http, clock=self.clock, credentials=self.service,
+            config=self.config,
+            http=self.http,
+            clock=self.clock,
+            credentials=self.service,
             sessions=_Sessions(self, sub, refresh_works),  # type: ignore[arg-type]
         )
         return state
@@ -683,8 +686,11 @@ async def test_memory_cache_is_bounded_and_drops_expired_entries() -> None:
 
     def creds(n: int, life: float = 3600) -> AWSCredentials:
         return AWSCredentials(
-            access_key_id=f"A{n}", secret_key="s", session_token="t",
-            expiration=clock() + life, identity_id=f"id{n}",
+            access_key_id=f"A{n}",
+            secret_key="s",
+            session_token="t",
+            expiration=clock() + life,
+            identity_id=f"id{n}",
         )
 
     await cache.set("a", creds(1))
@@ -704,8 +710,9 @@ async def test_memory_cache_is_bounded_and_drops_expired_entries() -> None:
 
 def test_refresh_windows_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="mandatory_refresh"):
-        CredentialService(make_config(), httpx.AsyncClient(), advisory_refresh=60,
-                          mandatory_refresh=120)
+        CredentialService(
+            make_config(), httpx.AsyncClient(), advisory_refresh=60, mandatory_refresh=120
+        )
 
 
 def test_service_needs_an_identity_pool() -> None:
@@ -835,14 +842,20 @@ async def test_missing_identity_pool_is_a_clear_503(env: Env) -> None:
     ("exc", "status", "code"),
     [
         (RoleNotAllowedError(ADMIN), 403, "role_not_allowed"),
-        (IdentityPoolAuthError("NotAuthorizedException", "Token expired"), 401,
-         "login_required"),
+        (IdentityPoolAuthError("NotAuthorizedException", "Token expired"), 401, "login_required"),
         (IdentityPoolAuthError("MissingIdToken", "need a session"), 403, "id_token_required"),
-        (IdentityPoolConfigurationError("InvalidIdentityPoolConfigurationException",
-                                        "Check assigned IAM roles"), 503,
-         "identity_pool_misconfigured"),
-        (IdentityPoolThrottledError("TooManyRequestsException", "Rate exceeded"), 503,
-         "aws_credentials_unavailable"),
+        (
+            IdentityPoolConfigurationError(
+                "InvalidIdentityPoolConfigurationException", "Check assigned IAM roles"
+            ),
+            503,
+            "identity_pool_misconfigured",
+        ),
+        (
+            IdentityPoolThrottledError("TooManyRequestsException", "Rate exceeded"),
+            503,
+            "aws_credentials_unavailable",
+        ),
         (CognitoUnavailableError("identity pool", "down"), 503, "aws_credentials_unavailable"),
         (IdentityPoolError("InvalidParameterException", "odd"), 503, "identity_pool_error"),
     ],
@@ -853,9 +866,7 @@ def test_error_responses(exc: Exception, status: int, code: str) -> None:
     assert response.status_code == status
     assert json.loads(bytes(response.body))["error"] == code
     assert response.headers["cache-control"] == "no-store"
-    page = credentials_error_response(
-        {**scope, "headers": [(b"accept", b"text/html")]}, exc
-    )
+    page = credentials_error_response({**scope, "headers": [(b"accept", b"text/html")]}, exc)
     assert page.media_type == "text/html"
 
 
@@ -953,7 +964,6 @@ async def test_no_log_line_carries_a_secret(env: Env, caplog: pytest.LogCaptureF
 
 def _cookies(scope: Scope) -> dict[str, str]:
     return dict(Request(scope).cookies)
-
 
 
 async def test_a_request_arriving_as_get_id_answers_does_not_ask_again(env: Env) -> None:

@@ -241,7 +241,9 @@ def test_python_m_example_app_starts_the_local_cognito_and_the_app() -> None:
     for text in ("alice", "bob", "carol@contoso.example", DEMO_PASSWORD):
         assert text in output
         assert text in home.text
-    assert login.headers["location"].startswith(f"http://127.0.0.1:{cognito_port}/oauth2/authorize?")
+    assert login.headers["location"].startswith(
+        f"http://127.0.0.1:{cognito_port}/oauth2/authorize?"
+    )
 
 
 def test_python_m_example_app_with_cognito_variables_starts_nothing_else() -> None:
@@ -281,8 +283,13 @@ def test_python_m_example_app_reports_a_busy_port_and_a_missing_variable() -> No
             ),
         ):
             result = subprocess.run(
-                [*command, *args], capture_output=True, text=True, env=env, timeout=60,
-                stdin=subprocess.DEVNULL, check=False,
+                [*command, *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                check=False,
             )
             assert result.returncode == 2, result.stderr
             assert expected in result.stderr

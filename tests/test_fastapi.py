@@ -14,9 +14,10 @@ from fastapi import Depends, FastAPI, WebSocket
 from personas import ActingAs, Persona, config_for, local_cognito
 from starlette.types import ASGIApp, Message, Scope
 
+from cognito_middleware import AWSCredentials
+from cognito_middleware._user import CognitoUser
 from cognito_middleware.fastapi import (
     AccessDenied,
-    AWSCredentials,
     CurrentUser,
     OptionalUser,
     aws_credentials_dependency,
@@ -24,9 +25,7 @@ from cognito_middleware.fastapi import (
     install_exception_handler,
     require_groups,
     require_scopes,
-    requires_role,
 )
-from cognito_middleware.user import CognitoUser
 
 COGNITO = local_cognito()
 CONFIG = config_for(COGNITO)
@@ -287,7 +286,7 @@ def test_openapi_shows_no_parameters_for_the_schemes() -> None:
 
 def test_the_core_does_not_import_fastapi() -> None:
     code = (
-        "import sys, cognito_middleware, cognito_middleware.guards; "
+        "import sys, cognito_middleware, cognito_middleware._guards; "
         "assert 'fastapi' not in sys.modules, 'fastapi imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -333,10 +332,3 @@ async def test_credentials_dependency_refuses_guests_when_it_guards() -> None:
         assert response.headers["www-authenticate"] == "Bearer"
         response = await client.get("/edit", headers=NAVIGATE)
         assert response.status_code == 303
-
-
-def test_identity_pool_names_are_re_exported() -> None:
-    from cognito_middleware import credentials
-
-    assert requires_role is credentials.requires_role
-    assert AWSCredentials is credentials.AWSCredentials

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cognito_middleware.flows import safe_next
+from cognito_middleware._flows import safe_next
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from cognito_middleware.config import CognitoConfig, PathRule
-from cognito_middleware.exceptions import ConfigurationError
-from cognito_middleware.guards import (
+from cognito_middleware._config import CognitoConfig, PathRule
+from cognito_middleware._guards import (
     Decision,
     Outcome,
     PathRules,
@@ -30,7 +29,8 @@ from cognito_middleware.guards import (
     requires_scopes,
     send_denial,
 )
-from cognito_middleware.user import AnonymousUser, CognitoUser
+from cognito_middleware._user import AnonymousUser, CognitoUser
+from cognito_middleware.exceptions import ConfigurationError
 
 COGNITO = local_cognito()
 
@@ -197,8 +197,15 @@ def test_plain_paths_are_the_ones_needing_nothing_or_only_a_sign_in() -> None:
         public_paths=("/api/docs",),
         protected=(PathRule(prefix="/api"), PathRule(prefix="/api/admin", groups=("admins",))),
     )
-    paths = ("/api/docs", "/api/orders", "/api/admin/users", "/api//admin/x", "/api/a%2Fb",
-             "/api/./admin", "/home")
+    paths = (
+        "/api/docs",
+        "/api/orders",
+        "/api/admin/users",
+        "/api//admin/x",
+        "/api/a%2Fb",
+        "/api/./admin",
+        "/home",
+    )
     for path in paths:
         for who in (GUEST, USERS["plain"], USERS["admin"]):
             rules.evaluate(path, who)
@@ -683,7 +690,7 @@ def test_reasons_name_what_is_missing() -> None:
 
 
 async def test_the_middleware_applies_rules_and_decorators_for_guests() -> None:
-    from cognito_middleware.middleware import CognitoAuthMiddleware
+    from cognito_middleware._middleware import CognitoAuthMiddleware
 
     config = make_config(
         protected=(PathRule(prefix="/admin", groups=("admins",)),),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cognito_middleware._config import CognitoConfig
 from cognito_middleware._credentials.guest import MAX_AGE, RENEW_AFTER, GuestCookie
-from cognito_middleware.config import CognitoConfig
 
 POOL = "eu-west-1:0a1b2c3d-0000-1111-2222-333344445555"
 GUEST = "eu-west-1:guest-0001"
@@ -98,9 +98,10 @@ def test_a_rotated_secret_still_reads_cookies_signed_with_the_old_one() -> None:
     guest = rotated.read({rotated.name: value})
     assert guest is not None and guest.identity_id == GUEST
     fresh = value_of(rotated.set_cookie(GUEST))
-    assert GuestCookie(make_config(session_secret=NEW), POOL, clock).read(
-        {rotated.name: fresh}
-    ) is not None
+    assert (
+        GuestCookie(make_config(session_secret=NEW), POOL, clock).read({rotated.name: fresh})
+        is not None
+    )
 
 
 def test_expiring_the_cookie() -> None:

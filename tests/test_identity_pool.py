@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from cognito_middleware.config import CognitoConfig
+from cognito_middleware._config import CognitoConfig
+from cognito_middleware._identity_pool import AWSCredentials, IdentityPoolClient
 from cognito_middleware.exceptions import (
     IdentityPoolAuthError,
     IdentityPoolConfigurationError,
     IdentityPoolError,
     IdentityPoolThrottledError,
 )
-from cognito_middleware.identity_pool import AWSCredentials, IdentityPoolClient
 from cognito_middleware.testing import FrozenClock
 
 START = 1_700_000_000.0
@@ -159,19 +159,28 @@ async def test_linking_returns_the_identity_cognito_keeps() -> None:
             IdentityPoolConfigurationError,
         ),
         (
-            error(400, "NotAuthorizedException", "Token is not from a supported provider of "
-                  "this identity pool."),
+            error(
+                400,
+                "NotAuthorizedException",
+                "Token is not from a supported provider of this identity pool.",
+            ),
             "id",
             IdentityPoolConfigurationError,
         ),
         (
-            error(400, "InvalidIdentityPoolConfigurationException",
-                  "Invalid identity pool configuration. Check assigned IAM roles for this pool."),
+            error(
+                400,
+                "InvalidIdentityPoolConfigurationException",
+                "Invalid identity pool configuration. Check assigned IAM roles for this pool.",
+            ),
             "creds",
             IdentityPoolConfigurationError,
         ),
-        (error(400, "ResourceNotFoundException", "IdentityPool not found"), "id",
-         IdentityPoolConfigurationError),
+        (
+            error(400, "ResourceNotFoundException", "IdentityPool not found"),
+            "id",
+            IdentityPoolConfigurationError,
+        ),
         (error(400, "InvalidParameterException", "bad"), "creds", IdentityPoolError),
         (error(400, "ResourceConflictException", "conflict"), "creds", IdentityPoolError),
     ],
@@ -208,8 +217,11 @@ async def test_unknown_identity_is_a_plain_identity_pool_error() -> None:
             headers={"x-amzn-errortype": "NotAuthorizedException:http://internal.amazon.com/"},
         ),
         httpx.Response(
-            400, json={"__type": "com.amazonaws.cognito.identity.model#NotAuthorizedException",
-                       "Message": "Invalid login token."},
+            400,
+            json={
+                "__type": "com.amazonaws.cognito.identity.model#NotAuthorizedException",
+                "Message": "Invalid login token.",
+            },
         ),
     ],
 )
@@ -327,7 +339,10 @@ async def test_each_attempt_is_cut_short_by_the_deadline() -> None:
     client = IdentityPoolClient(
         make_config(http_timeout=5.0),
         httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        clock=clock, sleep=clock.sleep, rng=lambda: 0.0, deadline=4.0,
+        clock=clock,
+        sleep=clock.sleep,
+        rng=lambda: 0.0,
+        deadline=4.0,
     )
     with pytest.raises(IdentityPoolThrottledError):
         await client.get_id()
@@ -353,8 +368,14 @@ async def _no_sleep(seconds: float) -> None:
     [
         {"IdentityId": IDENTITY},
         {"Credentials": {"AccessKeyId": "A", "SecretKey": "S"}},
-        {"Credentials": {"AccessKeyId": "A", "SecretKey": "S", "SessionToken": "T",
-                         "Expiration": "soon"}},
+        {
+            "Credentials": {
+                "AccessKeyId": "A",
+                "SecretKey": "S",
+                "SessionToken": "T",
+                "Expiration": "soon",
+            }
+        },
         [],
     ],
 )
@@ -390,7 +411,9 @@ async def test_deadline_defaults_to_twice_the_http_timeout() -> None:
         httpx.AsyncClient(
             transport=httpx.MockTransport(lambda r: error(400, "TooManyRequestsException"))
         ),
-        clock=clock, sleep=clock.sleep, rng=lambda: 1.0,
+        clock=clock,
+        sleep=clock.sleep,
+        rng=lambda: 1.0,
     )
     with pytest.raises(IdentityPoolThrottledError):
         await client.get_id()

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from cognito_middleware._jwks import JWKSCache
 from cognito_middleware.exceptions import JWKSUnavailableError, KeyNotFoundError
-from cognito_middleware.jwks import JWKSCache
 from cognito_middleware.testing import FrozenClock
 
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test/.well-known/jwks.json"
@@ -36,8 +36,14 @@ def make_key(bits: int = 2048) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
     )
     numbers = key.public_key().public_numbers()
     kid = base64.b64encode(hashlib.sha256(der).digest()).decode()
-    jwk = {"alg": "RS256", "e": _b64uint(numbers.e), "kid": kid, "kty": "RSA",
-           "n": _b64uint(numbers.n), "use": "sig"}
+    jwk = {
+        "alg": "RS256",
+        "e": _b64uint(numbers.e),
+        "kid": kid,
+        "kty": "RSA",
+        "n": _b64uint(numbers.n),
+        "use": "sig",
+    }
     return key, jwk
 
 
@@ -247,8 +253,8 @@ OUTAGES: dict[str, Handler] = {
     "keys-not-a-list": answer(200, b'{"keys": {}}'),
     "empty-keys": answer(200, b'{"keys": []}'),
     "only-unusable-keys": answer(
-        200, json.dumps({"keys": [{**JWK_A, "use": "enc"}, {"kty": "oct", "k": "c2VjcmV0"}]}
-                        ).encode()
+        200,
+        json.dumps({"keys": [{**JWK_A, "use": "enc"}, {"kty": "oct", "k": "c2VjcmV0"}]}).encode(),
     ),
     "too-large": answer(200, json.dumps({"keys": [JWK_A], "pad": "x" * 300_000}).encode()),
     "http-500-with-a-key-set": answer(500, json.dumps({"keys": [JWK_A, JWK_B]}).encode()),
@@ -311,15 +317,29 @@ async def test_a_hanging_jwks_endpoint_is_bounded_by_the_timeout(
 
 def _ec_jwk() -> dict[str, Any]:
     numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
-    return {"kty": "EC", "crv": "P-256", "kid": "ec", "alg": "ES256", "use": "sig",
-            "x": _b64uint(numbers.x), "y": _b64uint(numbers.y)}
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "kid": "ec",
+        "alg": "ES256",
+        "use": "sig",
+        "x": _b64uint(numbers.x),
+        "y": _b64uint(numbers.y),
+    }
 
 
 def _private_jwk() -> dict[str, Any]:
     numbers = KEY_C.private_numbers()
-    return {**JWK_C, "kid": "private", "d": _b64uint(numbers.d), "p": _b64uint(numbers.p),
-            "q": _b64uint(numbers.q), "dp": _b64uint(numbers.dmp1),
-            "dq": _b64uint(numbers.dmq1), "qi": _b64uint(numbers.iqmp)}
+    return {
+        **JWK_C,
+        "kid": "private",
+        "d": _b64uint(numbers.d),
+        "p": _b64uint(numbers.p),
+        "q": _b64uint(numbers.q),
+        "dp": _b64uint(numbers.dmp1),
+        "dq": _b64uint(numbers.dmq1),
+        "qi": _b64uint(numbers.iqmp),
+    }
 
 
 UNUSABLE: dict[str, dict[str, Any]] = {

@@ -36,7 +36,12 @@ def _runtime_imports(path: pathlib.Path) -> set[str]:
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            if target.startswith("cognito_middleware"):
+            if not target.startswith("cognito_middleware"):
+                continue
+            if node.module is None:
+                # "from . import srp" imports the module srp, not the package.
+                found.update(f"{target}.{alias.name}" for alias in node.names)
+            else:
                 found.add(target)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("cognito_middleware"))
@@ -96,15 +101,38 @@ def test_the_request_path_calls_down_never_up() -> None:
 def test_the_wheel_ships_the_license_and_no_demo(tmp_path: pathlib.Path) -> None:
     root = PACKAGE.parent
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(root)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0 and "hatchling" in result.stderr:
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-             str(root)],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "-q",
+                "-w",
+                str(tmp_path),
+                str(root),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("cognito_middleware-*.whl")

@@ -93,8 +93,13 @@ async def redis_down() -> AsyncIterator[tuple[CognitoAuthMiddleware, dict[str, s
     config = _config()
     now = time.time()
     session = SessionData(
-        session_id="a" * 32, id_token="x.y.z", access_token="x.y.z", refresh_token=None,
-        expires_at=now + 3600, created_at=now, last_seen=now,
+        session_id="a" * 32,
+        id_token="x.y.z",
+        access_token="x.y.z",
+        refresh_token=None,
+        expires_at=now + 3600,
+        created_at=now,
+        last_seen=now,
     )
     signer = MemorySessionStore(config.session_secrets)
     raw = (await signer.save(session, {}))[0]
@@ -200,7 +205,7 @@ async def _signed_in_client(
     import json
 
     from cognito_middleware.sessions import CookieSessionStore
-    from cognito_middleware.sessions.base import CookieSettings
+    from cognito_middleware.sessions._base import CookieSettings
 
     def token(claims: dict[str, object]) -> str:
         def part(data: dict[str, object]) -> str:
@@ -211,21 +216,31 @@ async def _signed_in_client(
 
     config = _config()
     store = CookieSessionStore(
-        config.session_secrets, cookie=CookieSettings(secure=False), clock=clock,
+        config.session_secrets,
+        cookie=CookieSettings(secure=False),
+        clock=clock,
         **store_options,  # type: ignore[arg-type]
     )
     now = clock()
     claims = {"sub": "b0b", "cognito:username": "bob", "exp": int(now) + 3600}
     session = SessionData(
-        session_id="b" * 32, id_token=token(claims), access_token=token({**claims, "scope": ""}),
-        refresh_token=None, expires_at=now + 3600, created_at=now, last_seen=now,
+        session_id="b" * 32,
+        id_token=token(claims),
+        access_token=token({**claims, "scope": ""}),
+        refresh_token=None,
+        expires_at=now + 3600,
+        created_at=now,
+        last_seen=now,
     )
     jar: SimpleCookie = SimpleCookie()
     for header in await store.save(session, {}):
         jar.load(header)
     header = "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
     middleware = CognitoAuthMiddleware(
-        APP, config=config, session_store=store, clock=clock,
+        APP,
+        config=config,
+        session_store=store,
+        clock=clock,
         transport=httpx.MockTransport(_refuse),
     )
     client = httpx.AsyncClient(
@@ -381,7 +396,8 @@ async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
 
     # A guest's response may carry an identity cookie when an identity pool is configured.
     with_pool = CognitoAuthMiddleware(
-        APP, config=_config(identity_pool_id="eu-west-1:00000000-0000-4000-8000-000000000000"),
+        APP,
+        config=_config(identity_pool_id="eu-west-1:00000000-0000-4000-8000-000000000000"),
         transport=httpx.MockTransport(_refuse),
     )
     session = [(b"cookie", header.encode())]
@@ -389,15 +405,26 @@ async def test_a_finished_request_is_freed_without_the_cyclic_gc() -> None:
     try:
         # The session twice: loaded, then remembered from its header.
         for app, path, headers in (
-            (middleware, "/private", session), (middleware, "/private", session),
-            (middleware, "/", []), (with_pool, "/", []),
+            (middleware, "/private", session),
+            (middleware, "/private", session),
+            (middleware, "/", []),
+            (with_pool, "/", []),
         ):
             send = ServerSend()
             send.scope = {
-                "type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-                "root_path": "", "query_string": b"", "headers": headers,
-                "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "scheme": "http",
-                "http_version": "1.1", "asgi": {"version": "3.0"}, "state": {},
+                "type": "http",
+                "method": "GET",
+                "path": path,
+                "raw_path": path.encode(),
+                "root_path": "",
+                "query_string": b"",
+                "headers": headers,
+                "client": ("127.0.0.1", 1),
+                "server": ("127.0.0.1", 8000),
+                "scheme": "http",
+                "http_version": "1.1",
+                "asgi": {"version": "3.0"},
+                "state": {},
             }
             await app(send.scope, receive, send)
             assert send.statuses == [200], path

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from cognito_middleware import CognitoConfig, CognitoUnavailableError, InvalidGrantError
+from cognito_middleware._oauth import OAuthClient, PKCEPair
 from cognito_middleware.exceptions import TokenEndpointError
-from cognito_middleware.oauth import OAuthClient, PKCEPair
 
 
 def _config(secret: str | None = "clientsecret") -> CognitoConfig:
@@ -56,9 +56,10 @@ async def test_code_exchange_uses_basic_auth_and_sends_verifier() -> None:
     assert tokens.access_token == "a.b.c" and tokens.refresh_token == "r"
     request = seen[0]
     assert str(request.url) == "https://auth.example.com/oauth2/token"
-    assert request.headers["authorization"] == "Basic " + base64.b64encode(
-        b"webclient:clientsecret"
-    ).decode()
+    assert (
+        request.headers["authorization"]
+        == "Basic " + base64.b64encode(b"webclient:clientsecret").decode()
+    )
     form = parse_qs(request.content.decode())
     assert form == {
         "grant_type": ["authorization_code"],
@@ -121,8 +122,13 @@ async def test_timeouts_are_unavailable_and_not_retried() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[]", json.dumps({"id_token": "x"}).encode(),
-             json.dumps({**TOKENS, "token_type": "mac"}).encode()]
+    "body",
+    [
+        b"not json",
+        b"[]",
+        json.dumps({"id_token": "x"}).encode(),
+        json.dumps({**TOKENS, "token_type": "mac"}).encode(),
+    ],
 )
 async def test_malformed_token_responses_are_errors(body: bytes) -> None:
     transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body))

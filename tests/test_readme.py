@@ -43,7 +43,7 @@ def test_quickstart_has_exactly_the_two_commands() -> None:
 
 def test_configuration_documents_every_variable_and_setting() -> None:
     text = section("configuration")
-    source = (ROOT / "cognito_middleware" / "config.py").read_text(encoding="utf-8")
+    source = (ROOT / "cognito_middleware" / "_config.py").read_text(encoding="utf-8")
     variables = set(re.findall(r'"(COGNITO_[A-Z_]+)"', source))
     assert variables, "no COGNITO_* variable found in config.py"
     for variable in sorted(variables):
@@ -91,7 +91,7 @@ async def test_usage_examples_run(
             assert response.status_code == status, (path, response.text)
 
 
-_MYAPP = '''
+_MYAPP = """
 from fastapi import FastAPI
 from cognito_middleware import CognitoAuthMiddleware, CognitoConfig
 from cognito_middleware.fastapi import CurrentUser, install_exception_handler
@@ -111,7 +111,7 @@ def create_app(config: CognitoConfig, **options) -> FastAPI:
         return {"groups": list(user.groups)}
 
     return app
-'''
+"""
 
 
 def test_testing_recipe_runs_as_written(tmp_path: Path) -> None:
@@ -129,8 +129,13 @@ def test_testing_recipe_runs_as_written(tmp_path: Path) -> None:
     env.pop("PYTEST_ADDOPTS", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        stdin=subprocess.DEVNULL, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 passed" in result.stdout

@@ -7,12 +7,12 @@ import logging
 import pytest
 
 from cognito_middleware._credentials.policy import RefreshPolicy
+from cognito_middleware._identity_pool import AWSCredentials
 from cognito_middleware.exceptions import (
     CognitoUnavailableError,
     IdentityPoolAuthError,
     IdentityPoolThrottledError,
 )
-from cognito_middleware.identity_pool import AWSCredentials
 
 NOW = 1_700_000_000.0
 ADVISORY = 15 * 60
@@ -29,8 +29,11 @@ class Clock:
 
 def creds(expiration: float, key: str = "ASIAOLD") -> AWSCredentials:
     return AWSCredentials(
-        access_key_id=key, secret_key="secret", session_token="token",
-        expiration=expiration, identity_id="eu-west-1:guest",
+        access_key_id=key,
+        secret_key="secret",
+        session_token="token",
+        expiration=expiration,
+        identity_id="eu-west-1:guest",
     )
 
 
@@ -96,7 +99,7 @@ async def test_a_failed_advisory_refresh_keeps_the_cached_snapshot(
     policy: RefreshPolicy, clock: Clock, error: Exception, caplog: pytest.LogCaptureFixture
 ) -> None:
     cached = creds(NOW + 10 * 60)
-    with caplog.at_level(logging.WARNING, "cognito_middleware.credentials"):
+    with caplog.at_level(logging.WARNING, "cognito_middleware._credentials.helpers"):
         assert await policy.current(cached, Refresher(error)) is cached
     assert "advisory refresh of AWS credentials failed" in caplog.text
     assert "secret" not in caplog.text

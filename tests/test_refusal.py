@@ -56,14 +56,23 @@ def make_config(**overrides: Any) -> CognitoConfig:
 
 def http_scope(headers: list[tuple[bytes, bytes]], path: str = "/x", query: bytes = b"") -> Scope:
     return {
-        "type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-        "query_string": query, "headers": headers, "scheme": "http",
-        "server": ("127.0.0.1", 8000), "root_path": "",
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "root_path": "",
     }
 
 
 FORBIDDEN = Refusal(
-    status=403, error="forbidden", message="Not for you.", detail="missing group: admins",
+    status=403,
+    error="forbidden",
+    message="Not for you.",
+    detail="missing group: admins",
     link=("/", "Go back"),
 )
 
@@ -77,7 +86,9 @@ def test_api_clients_get_one_json_shape() -> None:
     assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
     assert json.loads(bytes(response.body)) == {
-        "error": "forbidden", "message": "Not for you.", "detail": "missing group: admins",
+        "error": "forbidden",
+        "message": "Not for you.",
+        "detail": "missing group: admins",
     }
     plain = Refusal(status=400, error="invalid_request", message="Repeated parameters.")
     body = json.loads(bytes(render(http_scope([]), plain, config=make_config()).body))
@@ -86,7 +97,9 @@ def test_api_clients_get_one_json_shape() -> None:
 
 def test_browsers_get_an_escaped_page() -> None:
     refusal = Refusal(
-        status=400, error="sign_in_failed", message="<script>alert(1)</script>",
+        status=400,
+        error="sign_in_failed",
+        message="<script>alert(1)</script>",
         detail='access_denied: <img src=x onerror="x">',
         link=('/auth/login?next=/"><script>', "Try <again>"),
     )
@@ -156,8 +169,9 @@ async def test_a_refused_websocket_is_closed() -> None:
 
     scope: Scope = {"type": "websocket", "path": "/ws", "query_string": b"", "headers": []}
     await send_refusal(scope, receive, send, login_refusal(scope, make_config()))
-    unavailable = Refusal(status=503, error="temporarily_unavailable", message="Later.",
-                          close_code=1013)
+    unavailable = Refusal(
+        status=503, error="temporarily_unavailable", message="Later.", close_code=1013
+    )
     await send_refusal(scope, receive, send, unavailable)
     assert sent == [
         {"type": "websocket.close", "code": 1008, "reason": "login_required"},
@@ -179,7 +193,8 @@ def test_text_copied_into_a_challenge_is_printable_ascii_without_quotes() -> Non
 
 def test_bearer_refusals_are_json_with_their_headers() -> None:
     response = render(
-        http_scope(NAVIGATE), bearer_refusal(401, "invalid_token", "the token has expired"),
+        http_scope(NAVIGATE),
+        bearer_refusal(401, "invalid_token", "the token has expired"),
         config=make_config(),
     )
     assert response.status_code == 401
@@ -187,11 +202,13 @@ def test_bearer_refusals_are_json_with_their_headers() -> None:
         'Bearer error="invalid_token", error_description="the token has expired"'
     )
     assert json.loads(bytes(response.body)) == {
-        "error": "invalid_token", "message": "The access token is not valid.",
+        "error": "invalid_token",
+        "message": "The access token is not valid.",
         "detail": "the token has expired",
     }
     response = render(
-        http_scope(API), bearer_refusal(503, "temporarily_unavailable", "JWKS unreachable"),
+        http_scope(API),
+        bearer_refusal(503, "temporarily_unavailable", "JWKS unreachable"),
         config=make_config(),
     )
     assert response.status_code == 503
@@ -201,7 +218,9 @@ def test_bearer_refusals_are_json_with_their_headers() -> None:
 
 def test_header_values_given_by_a_caller_are_made_safe() -> None:
     refusal = Refusal(
-        status=401, error="invalid_token", message="No.",
+        status=401,
+        error="invalid_token",
+        message="No.",
         headers=(("WWW-Authenticate", 'Bearer error_description="中文\r\n"'),),
     )
     response = render(http_scope(API), refusal, config=make_config())
@@ -215,8 +234,7 @@ def _segment(value: dict[str, Any] | bytes) -> str:
 
 def _jwks(request: httpx.Request) -> httpx.Response:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    jwk = {**RSAAlgorithm.to_jwk(key, as_dict=True), "kid": "the-key", "use": "sig",
-           "alg": "RS256"}
+    jwk = {**RSAAlgorithm.to_jwk(key, as_dict=True), "kid": "the-key", "use": "sig", "alg": "RS256"}
     return httpx.Response(200, json={"keys": [jwk]})
 
 
@@ -225,7 +243,8 @@ async def _ok(request: Request) -> Response:
 
 
 @pytest.mark.parametrize(
-    "header", [{"alg": "中", "typ": "JWT"}, {"alg": "RS256", "kid": "中文"}],
+    "header",
+    [{"alg": "中", "typ": "JWT"}, {"alg": "RS256", "kid": "中文"}],
     ids=["alg", "kid"],
 )
 async def test_a_token_header_outside_latin_1_is_a_401(header: dict[str, Any]) -> None:
@@ -295,17 +314,15 @@ async def test_a_failing_error_page_is_logged_and_the_built_in_page_sent(
         error_page=error_page, protected=(PathRule(prefix="/private"),), login_redirect="never"
     )
     app = Starlette(routes=[Route("/private", _ok)])
-    middleware = CognitoAuthMiddleware(
-        app, config=config, transport=httpx.MockTransport(_jwks)
-    )
+    middleware = CognitoAuthMiddleware(app, config=config, transport=httpx.MockTransport(_jwks))
     transport = httpx.ASGITransport(app=middleware, raise_app_exceptions=False)
     with caplog.at_level(logging.ERROR, logger="cognito_middleware"):
         async with httpx.AsyncClient(
             transport=transport, base_url="http://127.0.0.1:8000"
         ) as client:
-            response = await client.get("/private", headers=dict(
-                (k.decode(), v.decode()) for k, v in NAVIGATE
-            ))
+            response = await client.get(
+                "/private", headers=dict((k.decode(), v.decode()) for k, v in NAVIGATE)
+            )
     await middleware.aclose()
     assert response.status_code == 401
     assert "Sign-in required" in response.text

@@ -20,7 +20,7 @@ from cognito_middleware import (
     get_state,
     login_required,
 )
-from cognito_middleware.context import state_of, user_of
+from cognito_middleware._state import state_of, user_of
 from cognito_middleware.local import LocalCognito
 
 APP = "http://127.0.0.1:8000"
@@ -47,8 +47,9 @@ async def guarded(request: Request) -> Response:
 
 
 def _app() -> Starlette:
-    return Starlette(routes=[Route("/", describe), Route("/api/state", describe),
-                             Route("/api/guarded", guarded)])
+    return Starlette(
+        routes=[Route("/", describe), Route("/api/state", describe), Route("/api/guarded", guarded)]
+    )
 
 
 @pytest.fixture
@@ -71,14 +72,16 @@ async def test_guest_state_is_built_once_with_every_cookie_header(
 ) -> None:
     async with _client(middleware) as client:
         # Two Cookie headers, as an HTTP/2 client may send them: both are read.
-        response = await client.get(
-            "/", headers=[("Cookie", "theme=dark"), ("Cookie", "lang=fr")]
-        )
+        response = await client.get("/", headers=[("Cookie", "theme=dark"), ("Cookie", "lang=fr")])
     assert response.status_code == 200
     assert "set-cookie" not in response.headers
     assert response.json() == {
-        "same_state": True, "user_matches": True, "authenticated": False,
-        "cookies": {"theme": "dark", "lang": "fr"}, "path": "/", "has_session": False,
+        "same_state": True,
+        "user_matches": True,
+        "authenticated": False,
+        "cookies": {"theme": "dark", "lang": "fr"},
+        "path": "/",
+        "has_session": False,
         "refreshed": False,
     }
 
@@ -88,19 +91,22 @@ async def test_guest_state_with_an_identity_pool_has_every_cookie_header(
 ) -> None:
     # With an identity pool a guest's response may carry a cookie: the state is still built
     # on first use, from the Cookie headers the middleware read.
-    config = CognitoConfig.from_env(local_cognito.env(app_url=APP),
-                                    protected=(PathRule(prefix="/api"),))
+    config = CognitoConfig.from_env(
+        local_cognito.env(app_url=APP), protected=(PathRule(prefix="/api"),)
+    )
     middleware = CognitoAuthMiddleware(_app(), config=config)
     async with _client(middleware) as client:
-        response = await client.get(
-            "/", headers=[("Cookie", "theme=dark"), ("Cookie", "lang=fr")]
-        )
+        response = await client.get("/", headers=[("Cookie", "theme=dark"), ("Cookie", "lang=fr")])
         bare = await client.get("/")
     await middleware.aclose()
     assert response.status_code == 200 and "set-cookie" not in response.headers
     assert response.json() == {
-        "same_state": True, "user_matches": True, "authenticated": False,
-        "cookies": {"theme": "dark", "lang": "fr"}, "path": "/", "has_session": False,
+        "same_state": True,
+        "user_matches": True,
+        "authenticated": False,
+        "cookies": {"theme": "dark", "lang": "fr"},
+        "path": "/",
+        "has_session": False,
         "refreshed": False,
     }
     assert bare.json()["cookies"] == {}
@@ -117,8 +123,12 @@ async def test_bearer_request_state_has_the_user_and_cookies(
             assert response.status_code == 200
             assert "set-cookie" not in response.headers
             assert response.json() == {
-                "same_state": True, "user_matches": True, "authenticated": True,
-                "cookies": {"theme": "dark"}, "path": "/api/state", "has_session": False,
+                "same_state": True,
+                "user_matches": True,
+                "authenticated": True,
+                "cookies": {"theme": "dark"},
+                "path": "/api/state",
+                "has_session": False,
                 "refreshed": False,
             }
         guarded = await client.get("/api/guarded", headers=headers)

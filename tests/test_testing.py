@@ -38,13 +38,15 @@ async def me(request: Request) -> Response:
     user = request.user
     if not user.is_authenticated:
         return JSONResponse({"user": None})
-    return JSONResponse({
-        "username": user.username,
-        "groups": list(user.groups),
-        "scopes": sorted(user.scopes),
-        "claims": dict(user.claims),
-        "bearer": user.via_bearer,
-    })
+    return JSONResponse(
+        {
+            "username": user.username,
+            "groups": list(user.groups),
+            "scopes": sorted(user.scopes),
+            "claims": dict(user.claims),
+            "bearer": user.via_bearer,
+        }
+    )
 
 
 @dataclass
@@ -70,7 +72,9 @@ async def _site(
     )
     app = Starlette(routes=[Route("/{path:path}", me)])
     middleware = CognitoAuthMiddleware(
-        app, config=config, clock=clock,
+        app,
+        config=config,
+        clock=clock,
         session_store=store,  # type: ignore[arg-type]
     )
     async with httpx.AsyncClient(
@@ -149,7 +153,10 @@ async def test_a_non_member_is_forbidden(site: Site) -> None:
 
 async def test_an_ad_hoc_user_with_groups_and_attributes(site: Site) -> None:
     signed = await signed_in(
-        site.cognito, site.config, "dora", groups=["admin", "auditors"],
+        site.cognito,
+        site.config,
+        "dora",
+        groups=["admin", "auditors"],
         attributes={"email": "dora@example.com", "custom:tenant": "acme"},
     )
     response = await site.client.get("/admin", headers={**JSON, **signed.headers})
@@ -222,9 +229,7 @@ async def test_sign_out_revokes_the_refresh_token_of_a_signed_in_session(site: S
 
 async def test_a_bearer_token_passes_on_an_api_route(site: Site) -> None:
     token = bearer_token(site.cognito, "bob", scopes=["demo-api/read"])
-    response = await site.client.get(
-        "/api/orders", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = await site.client.get("/api/orders", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     body = response.json()
     assert body["username"] == "bob"
@@ -234,9 +239,7 @@ async def test_a_bearer_token_passes_on_an_api_route(site: Site) -> None:
 
 async def test_a_bearer_token_without_the_routes_scope_is_forbidden(site: Site) -> None:
     token = bearer_token(site.cognito, "bob", scopes=["openid"])
-    response = await site.client.get(
-        "/api/orders", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = await site.client.get("/api/orders", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
 
 
@@ -270,11 +273,13 @@ def test_an_unknown_client_is_named() -> None:
         bearer_token(cognito, "bob", client_id="nope")
 
 
-
-
 async def test_an_ad_hoc_users_groups_survive_a_refresh(site: Site) -> None:
     await signed_in(
-        site.cognito, site.config, "erin", groups=["admin"], attributes={"custom:tenant": "acme"},
+        site.cognito,
+        site.config,
+        "erin",
+        groups=["admin"],
+        attributes={"custom:tenant": "acme"},
         client=site.client,
     )
     site.clock.advance(3600)

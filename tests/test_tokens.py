@@ -17,9 +17,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
-import cognito_middleware.tokens as tokens_module
+import cognito_middleware._tokens as tokens_module
 from cognito_middleware._bearer import BearerAuthenticator, BearerRefused
-from cognito_middleware.config import CognitoConfig
+from cognito_middleware._config import CognitoConfig
+from cognito_middleware._jwks import JWKSCache
+from cognito_middleware._tokens import TokenVerifier, at_hash
 from cognito_middleware.exceptions import (
     ClaimError,
     CognitoUnavailableError,
@@ -30,9 +32,7 @@ from cognito_middleware.exceptions import (
     MalformedTokenError,
     TokenError,
 )
-from cognito_middleware.jwks import JWKSCache
 from cognito_middleware.testing import FrozenClock
-from cognito_middleware.tokens import TokenVerifier, at_hash
 
 REGION_POOL = "eu-west-1_Test123"
 ISSUER = f"https://cognito-idp.eu-west-1.amazonaws.com/{REGION_POOL}"
@@ -70,8 +70,14 @@ class Key:
         )
         self.kid = base64.b64encode(hashlib.sha256(self.der).digest()).decode()
         numbers = self.private.public_key().public_numbers()
-        self.jwk = {"alg": "RS256", "e": _b64uint(numbers.e), "kid": self.kid, "kty": "RSA",
-                    "n": _b64uint(numbers.n), "use": "sig"}
+        self.jwk = {
+            "alg": "RS256",
+            "e": _b64uint(numbers.e),
+            "kid": self.kid,
+            "kty": "RSA",
+            "n": _b64uint(numbers.n),
+            "use": "sig",
+        }
 
     def sign(self, data: bytes) -> bytes:
         return self.private.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -82,11 +88,21 @@ ID_KEY, ACCESS_KEY, ROTATED_KEY, ATTACKER_KEY = Key(), Key(), Key(), Key()
 
 def id_claims(**changes: Any) -> dict[str, Any]:
     claims = {
-        "at_hash": "placeholder", "sub": "7ee5da75-002a-4365-a62d-53df1c384970",
-        "cognito:groups": ["admin"], "email_verified": True, "iss": ISSUER,
-        "cognito:username": "alice", "nonce": "n-0S6_WzA2Mj", "origin_jti": "bc551b17",
-        "aud": CLIENT, "token_use": "id", "auth_time": NOW - 10, "exp": NOW + 3600,
-        "iat": NOW - 10, "jti": "f681320a", "email": "alice@example.com",
+        "at_hash": "placeholder",
+        "sub": "7ee5da75-002a-4365-a62d-53df1c384970",
+        "cognito:groups": ["admin"],
+        "email_verified": True,
+        "iss": ISSUER,
+        "cognito:username": "alice",
+        "nonce": "n-0S6_WzA2Mj",
+        "origin_jti": "bc551b17",
+        "aud": CLIENT,
+        "token_use": "id",
+        "auth_time": NOW - 10,
+        "exp": NOW + 3600,
+        "iat": NOW - 10,
+        "jti": "f681320a",
+        "email": "alice@example.com",
     }
     claims.pop("at_hash")
     return _apply(claims, changes)
@@ -94,10 +110,19 @@ def id_claims(**changes: Any) -> dict[str, Any]:
 
 def access_claims(**changes: Any) -> dict[str, Any]:
     claims = {
-        "sub": "7ee5da75-002a-4365-a62d-53df1c384970", "cognito:groups": ["admin"],
-        "iss": ISSUER, "version": 2, "client_id": CLIENT, "origin_jti": "bc551b17",
-        "event_id": "e1", "token_use": "access", "scope": "openid email",
-        "auth_time": NOW - 10, "exp": NOW + 3600, "iat": NOW - 10, "jti": "a1",
+        "sub": "7ee5da75-002a-4365-a62d-53df1c384970",
+        "cognito:groups": ["admin"],
+        "iss": ISSUER,
+        "version": 2,
+        "client_id": CLIENT,
+        "origin_jti": "bc551b17",
+        "event_id": "e1",
+        "token_use": "access",
+        "scope": "openid email",
+        "auth_time": NOW - 10,
+        "exp": NOW + 3600,
+        "iat": NOW - 10,
+        "jti": "a1",
         "username": "alice",
     }
     return _apply(claims, changes)
@@ -125,8 +150,11 @@ def sign(claims: dict[str, Any], key: Key = ID_KEY, **header: Any) -> str:
     return jwt.encode(claims, key.private, algorithm="RS256", headers=headers)
 
 
-def forge(header: dict[str, Any] | str, payload: dict[str, Any] | str,
-          signer: Callable[[bytes], bytes] | None = None) -> str:
+def forge(
+    header: dict[str, Any] | str,
+    payload: dict[str, Any] | str,
+    signer: Callable[[bytes], bytes] | None = None,
+) -> str:
     """A token with any header, payload and signature, including ones pyjwt refuses to make."""
     head = header if isinstance(header, str) else _b64json(header)
     body = payload if isinstance(payload, str) else _b64json(payload)
@@ -180,8 +208,9 @@ async def http(issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
 def make_verifier(http: httpx.AsyncClient, clock: FrozenClock) -> Callable[..., TokenVerifier]:
     def make(**options: Any) -> TokenVerifier:
         jwks = JWKSCache(JWKS_URL, http, clock=clock)
-        return TokenVerifier(issuer=ISSUER, client_ids=[CLIENT, MOBILE], jwks=jwks,
-                             leeway=5, clock=clock, **options)
+        return TokenVerifier(
+            issuer=ISSUER, client_ids=[CLIENT, MOBILE], jwks=jwks, leeway=5, clock=clock, **options
+        )
 
     return make
 
@@ -238,7 +267,8 @@ async def test_a_signature_by_another_key_fails(verifier: TokenVerifier) -> None
 
 
 @pytest.mark.parametrize(
-    "alg", ["none", "None", "NONE", "nOnE", "", None],
+    "alg",
+    ["none", "None", "NONE", "nOnE", "", None],
     ids=["none", "None", "NONE", "nOnE", "empty", "null"],
 )
 @pytest.mark.parametrize("signed", [False, True], ids=["empty-signature", "rs256-signature"])
@@ -266,8 +296,13 @@ async def test_an_rs256_header_with_an_empty_signature_is_refused(
 
 @pytest.mark.parametrize(
     "secret",
-    [ID_KEY.pem, ID_KEY.pem.strip(), ID_KEY.der, json.dumps(ID_KEY.jwk).encode(),
-     ID_KEY.jwk["n"].encode()],
+    [
+        ID_KEY.pem,
+        ID_KEY.pem.strip(),
+        ID_KEY.der,
+        json.dumps(ID_KEY.jwk).encode(),
+        ID_KEY.jwk["n"].encode(),
+    ],
     ids=["pem", "pem-stripped", "der", "jwk-json", "modulus"],
 )
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
@@ -275,8 +310,11 @@ async def test_hmac_signed_with_the_public_key_is_refused(
     verifier: TokenVerifier, secret: bytes, alg: str
 ) -> None:
     digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-    token = forge({"kid": ID_KEY.kid, "alg": alg}, id_claims(),
-                  lambda data: hmac.new(secret, data, digest).digest())
+    token = forge(
+        {"kid": ID_KEY.kid, "alg": alg},
+        id_claims(),
+        lambda data: hmac.new(secret, data, digest).digest(),
+    )
     with pytest.raises(InvalidSignatureError):
         await verifier.verify_id_token(token)
 
@@ -298,8 +336,13 @@ async def test_only_rs256_is_accepted(verifier: TokenVerifier, alg: str) -> None
 
 @pytest.mark.parametrize(
     "extra",
-    [{"crit": ["b64"], "b64": True}, {"crit": ["exp"], "exp": NOW}, {"crit": []},
-     {"crit": "b64"}, {"b64": True}],
+    [
+        {"crit": ["b64"], "b64": True},
+        {"crit": ["exp"], "exp": NOW},
+        {"crit": []},
+        {"crit": "b64"},
+        {"b64": True},
+    ],
     ids=["crit-b64-true", "crit-unknown", "crit-empty", "crit-string", "b64-alone"],
 )
 async def test_crit_and_b64_headers_are_refused(
@@ -314,8 +357,12 @@ async def test_crit_and_b64_headers_are_refused(
 async def test_a_key_offered_in_the_header_is_never_trusted(
     verifier: TokenVerifier, issuer: Issuer, member: str
 ) -> None:
-    offered: Any = {"jwk": ATTACKER_KEY.jwk, "jku": EVIL_JWKS, "x5u": EVIL_JWKS,
-                    "x5c": [_b64(ATTACKER_KEY.der)]}[member]
+    offered: Any = {
+        "jwk": ATTACKER_KEY.jwk,
+        "jku": EVIL_JWKS,
+        "x5u": EVIL_JWKS,
+        "x5c": [_b64(ATTACKER_KEY.der)],
+    }[member]
     for kid in (ATTACKER_KEY.kid, ID_KEY.kid, None):
         header = {"kid": kid, "alg": "RS256", member: offered}
         if kid is None:
@@ -464,8 +511,11 @@ ACCESS_REFUSALS: dict[str, tuple[dict[str, Any], type[TokenError], str | None]] 
 )
 @pytest.mark.parametrize("method", ["verify_access_token", "verify_bearer"])
 async def test_access_token_claims_are_checked(
-    verifier: TokenVerifier, changes: dict[str, Any], error: type[TokenError],
-    claim: str | None, method: str,
+    verifier: TokenVerifier,
+    changes: dict[str, Any],
+    error: type[TokenError],
+    claim: str | None,
+    method: str,
 ) -> None:
     with pytest.raises(error) as info:
         await getattr(verifier, method)(sign(access_claims(**changes), ACCESS_KEY))
@@ -510,9 +560,13 @@ async def test_an_access_token_is_not_an_id_token(verifier: TokenVerifier) -> No
 async def test_the_nonce_must_match(verifier: TokenVerifier) -> None:
     nonce = "n-0S6_WzA2Mj"
     await verifier.verify_id_token(sign(id_claims()), nonce=nonce)
-    for token in (sign(id_claims(nonce=DROP)), sign(id_claims(nonce="other")),
-                  sign(id_claims(nonce=nonce + "x")), sign(id_claims(nonce=[nonce])),
-                  sign(id_claims(nonce=""))):
+    for token in (
+        sign(id_claims(nonce=DROP)),
+        sign(id_claims(nonce="other")),
+        sign(id_claims(nonce=nonce + "x")),
+        sign(id_claims(nonce=[nonce])),
+        sign(id_claims(nonce="")),
+    ):
         with pytest.raises(ClaimError) as info:
             await verifier.verify_id_token(token, nonce=nonce)
         assert info.value.claim == "nonce"
@@ -548,8 +602,9 @@ async def test_at_hash_must_match_the_access_token(verifier: TokenVerifier) -> N
     other = sign(access_claims(jti="another"), ACCESS_KEY)
     for wrong in (at_hash(other), at_hash(access_token) + "=", "", None, 1):
         with pytest.raises(ClaimError) as info:
-            await verifier.verify_id_token(sign(id_claims(at_hash=wrong)),
-                                           access_token=access_token)
+            await verifier.verify_id_token(
+                sign(id_claims(at_hash=wrong)), access_token=access_token
+            )
         assert info.value.claim == "at_hash"
     with pytest.raises(ClaimError):
         await verifier.verify_id_token(good, access_token=other)
@@ -598,9 +653,11 @@ GARBAGE: dict[str, Any] = {
     "jwe-five-segments-rs256-header": f"{GOOD}.{SIG}.{SIG}",
     "six-segments": ".".join([GOOD_HEAD] * 6),
     "json-general-serialisation": json.dumps(
-        {"payload": GOOD_BODY, "signatures": [{"protected": GOOD_HEAD, "signature": SIG}]}),
+        {"payload": GOOD_BODY, "signatures": [{"protected": GOOD_HEAD, "signature": SIG}]}
+    ),
     "json-flattened-serialisation": json.dumps(
-        {"payload": GOOD_BODY, "protected": GOOD_HEAD, "signature": SIG}),
+        {"payload": GOOD_BODY, "protected": GOOD_HEAD, "signature": SIG}
+    ),
     "empty-header": _jws("", GOOD_BODY),
     "empty-payload": _jws(GOOD_HEAD, ""),
     "bad-base64-header": _jws("!!!!", GOOD_BODY),
@@ -673,8 +730,15 @@ async def test_garbage_is_a_malformed_token(
 
 
 PAYLOAD_GARBAGE = [name for name in GARBAGE if name.startswith("payload-")] + [
-    "empty", "two-segments", "four-segments", "jwe-five-segments", "json-general-serialisation",
-    "empty-payload", "bad-base64-payload", "oversized", "not-a-string-none",
+    "empty",
+    "two-segments",
+    "four-segments",
+    "jwe-five-segments",
+    "json-general-serialisation",
+    "empty-payload",
+    "bad-base64-payload",
+    "oversized",
+    "not-a-string-none",
 ]
 
 
@@ -873,10 +937,13 @@ def test_unverified_claims_read_the_payload(verifier: TokenVerifier) -> None:
 
 async def test_from_config(http: httpx.AsyncClient, clock: FrozenClock, issuer: Issuer) -> None:
     config = CognitoConfig(
-        user_pool_id=REGION_POOL, client_id=CLIENT, extra_client_ids=(MOBILE,),
+        user_pool_id=REGION_POOL,
+        client_id=CLIENT,
+        extra_client_ids=(MOBILE,),
         domain="https://test.auth.eu-west-1.amazoncognito.com",
         redirect_uri="https://app.example.com/auth/callback",
-        session_secret="s" * 32, leeway=5,
+        session_secret="s" * 32,
+        leeway=5,
     )
     verifier = TokenVerifier.from_config(config, http, clock=clock)
     assert verifier.issuer == ISSUER
@@ -888,8 +955,12 @@ async def test_from_config(http: httpx.AsyncClient, clock: FrozenClock, issuer: 
 
 @pytest.mark.parametrize("kwargs", [{"issuer": ""}, {"client_ids": []}])
 def test_issuer_and_clients_are_required(http: httpx.AsyncClient, kwargs: dict[str, Any]) -> None:
-    options: dict[str, Any] = {"issuer": ISSUER, "client_ids": [CLIENT],
-                               "jwks": JWKSCache(JWKS_URL, http), **kwargs}
+    options: dict[str, Any] = {
+        "issuer": ISSUER,
+        "client_ids": [CLIENT],
+        "jwks": JWKSCache(JWKS_URL, http),
+        **kwargs,
+    }
     with pytest.raises(ValueError):
         TokenVerifier(**options)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .._cache import BoundedMap
-from ..identity_pool import AWSCredentials
+from .._identity_pool import AWSCredentials
 
 __all__ = ["CredentialCache", "MemoryCredentialCache", "cache_key"]
 
@@ -37,8 +37,8 @@ class CredentialCache(Protocol):
 class MemoryCredentialCache:
     """A bounded in-process :class:`CredentialCache` (least recently used entries go first).
 
-        cache = MemoryCredentialCache(max_entries=50_000)
-        service = CredentialService(config, http, cache=cache)
+    cache = MemoryCredentialCache(max_entries=50_000)
+    service = CredentialService(config, http, cache=cache)
     """
 
     def __init__(

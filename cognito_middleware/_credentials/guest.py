@@ -12,8 +12,8 @@ from typing import NamedTuple
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from .._cache import BoundedMap
-from ..config import CognitoConfig
-from ..cookies import cookie_name, expire_cookie, set_cookie
+from .._config import CognitoConfig
+from .._cookies import cookie_name, expire_cookie, set_cookie
 
 __all__ = ["GUEST_COOKIE", "GuestCookie", "GuestIdentity"]
 
@@ -31,9 +31,9 @@ class GuestIdentity(NamedTuple):
 class GuestCookie:
     """Reads and writes the guest cookie of one identity pool::
 
-        guests = GuestCookie(config, pool_id, clock)
-        guest = guests.read(state.cookies)
-        state.set_cookies.append(guests.set_cookie(identity_id))
+    guests = GuestCookie(config, pool_id, clock)
+    guest = guests.read(state.cookies)
+    state.set_cookies.append(guests.set_cookie(identity_id))
     """
 
     def __init__(self, config: CognitoConfig, pool_id: str, clock: Callable[[], float]) -> None:
@@ -53,9 +53,7 @@ class GuestCookie:
         if known is not None:
             return known
         try:
-            value, signed_at = self._serializer.loads(
-                raw, max_age=MAX_AGE, return_timestamp=True
-            )
+            value, signed_at = self._serializer.loads(raw, max_age=MAX_AGE, return_timestamp=True)
         except BadSignature:
             return None
         if not isinstance(value, str) or not value:

@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from .._cache import BoundedMap, SingleFlight
-from ..config import CognitoConfig
-from ..context import RequestState
+from .._config import CognitoConfig
+from .._identity_pool import AWSCredentials, IdentityPoolClient
+from .._state import RequestState
 from ..exceptions import IdentityPoolAuthError, IdentityPoolError
-from ..identity_pool import AWSCredentials, IdentityPoolClient
 
 __all__ = ["NOT_FOUND", "Identities"]
 
-logger = logging.getLogger("cognito_middleware.credentials")
+logger = logging.getLogger("cognito_middleware._credentials.helpers")
 
 T = TypeVar("T")
 
@@ -32,8 +32,8 @@ _MEMO_SIZE = 10_000
 class Identities:
     """Resolves and remembers the identity ids of signed-in users::
 
-        identities = Identities(config, client)
-        identity_id = identities.known(state) or await identities.identity_for_login(state)
+    identities = Identities(config, client)
+    identity_id = identities.known(state) or await identities.identity_for_login(state)
     """
 
     def __init__(self, config: CognitoConfig, client: IdentityPoolClient) -> None:

@@ -15,19 +15,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from .._identity_pool import AWSCredentials
 from ..exceptions import CognitoUnavailableError, IdentityPoolError
-from ..identity_pool import AWSCredentials
 
 __all__ = ["RefreshPolicy"]
 
-logger = logging.getLogger("cognito_middleware.credentials")
+logger = logging.getLogger("cognito_middleware._credentials.helpers")
 
 
 class RefreshPolicy:
     """Decides between the cached snapshot and a refresh; holds nothing but its windows::
 
-        policy = RefreshPolicy(advisory=15 * 60, mandatory=5 * 60, clock=time.time)
-        creds = await policy.current(cached, refresh, refreshing=key in flights)
+    policy = RefreshPolicy(advisory=15 * 60, mandatory=5 * 60, clock=time.time)
+    creds = await policy.current(cached, refresh, refreshing=key in flights)
     """
 
     __slots__ = ("_advisory", "_clock", "_mandatory")

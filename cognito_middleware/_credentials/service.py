@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 
 from .._cache import BoundedMap, SingleFlight
-from ..config import CognitoConfig
-from ..context import RequestState
+from .._config import CognitoConfig
+from .._identity_pool import AWSCredentials, IdentityPoolClient
+from .._state import RequestState
 from ..exceptions import (
     IdentityPoolAuthError,
     IdentityPoolConfigurationError,
@@ -21,7 +22,6 @@ from ..exceptions import (
     RoleNotAllowedError,
     SignInRequiredError,
 )
-from ..identity_pool import AWSCredentials, IdentityPoolClient
 from .cache import CredentialCache, MemoryCredentialCache, cache_key
 from .guest import GuestCookie
 from .identities import NOT_FOUND, Identities
@@ -29,7 +29,7 @@ from .policy import RefreshPolicy
 
 __all__ = ["CredentialService"]
 
-logger = logging.getLogger("cognito_middleware.credentials")
+logger = logging.getLogger("cognito_middleware._credentials.helpers")
 
 _LOGGED_MAX = 64
 
@@ -68,9 +68,7 @@ class CredentialService:
         self._identities = Identities(config, self._client)
         self._refreshes: SingleFlight[str, AWSCredentials] = SingleFlight()
         self._guest_ids: SingleFlight[int, str] = SingleFlight()
-        self._new_guests: weakref.WeakKeyDictionary[RequestState, str] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._new_guests: weakref.WeakKeyDictionary[RequestState, str] = weakref.WeakKeyDictionary()
         self._logged: BoundedMap[tuple[str, str], bool] = BoundedMap(_LOGGED_MAX)
 
     @property

@@ -19,24 +19,39 @@ from .state import StateError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cognito_middleware.local",
-                                     description="Run a local, offline AWS Cognito.")
+    parser = argparse.ArgumentParser(
+        prog="python -m cognito_middleware.local", description="Run a local, offline AWS Cognito."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9229, help="0 picks a free port")
     parser.add_argument("--seed", help="JSON or TOML seed file (default: the demo seed)")
-    parser.add_argument("--app-url", default="http://127.0.0.1:8000",
-                        help="the app's base URL (demo callback and sign-out URLs)")
-    parser.add_argument("--state", metavar="FILE",
-                        help="keep the state in this JSON file across restarts (an existing "
-                             "file wins over the seed)")
-    parser.add_argument("--aws-issuer", action="store_true",
-                        help="issue tokens with iss https://cognito-idp.<region>.amazonaws.com/"
-                             "<pool id>")
-    parser.add_argument("--tls", action="store_true",
-                        help="serve HTTPS with a self-signed certificate, made once and reused")
-    parser.add_argument("--tls-dir", metavar="DIR",
-                        help="where the certificate is kept (default: next to the state file, "
-                             "else the user's data directory)")
+    parser.add_argument(
+        "--app-url",
+        default="http://127.0.0.1:8000",
+        help="the app's base URL (demo callback and sign-out URLs)",
+    )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the state in this JSON file across restarts (an existing "
+        "file wins over the seed)",
+    )
+    parser.add_argument(
+        "--aws-issuer",
+        action="store_true",
+        help="issue tokens with iss https://cognito-idp.<region>.amazonaws.com/<pool id>",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed certificate, made once and reused",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="where the certificate is kept (default: next to the state file, "
+        "else the user's data directory)",
+    )
     args = parser.parse_args(argv)
     try:
         seed = Seed.from_file(args.seed) if args.seed else demo_seed(app_url=args.app_url)
@@ -52,9 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     scheme = "https" if args.tls else "http"
     try:
-        cognito = LocalCognito(seed, base_url=f"{scheme}://{host}:{port}",
-                               state_path=args.state,
-                               issuer_style="aws" if args.aws_issuer else None)
+        cognito = LocalCognito(
+            seed,
+            base_url=f"{scheme}://{host}:{port}",
+            state_path=args.state,
+            issuer_style="aws" if args.aws_issuer else None,
+        )
     except SeedError as exc:  # e.g. a trigger's module cannot be imported
         sock.close()
         print(f"error: cannot load seed: {exc}", file=sys.stderr)
@@ -71,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot make the TLS certificate: {exc}", file=sys.stderr)
         return 1
     cognito.tls = tls
-    out = [f"# Local Cognito listening on {cognito.base_url}",
-           f"# user pool {cognito.pool_id}, issuer {cognito.issuer}"]
+    out = [
+        f"# Local Cognito listening on {cognito.base_url}",
+        f"# user pool {cognito.pool_id}, issuer {cognito.issuer}",
+    ]
     if cognito.state_path is not None:
         out.append(f"# state: {cognito.state_path}")
     if tls is not None:
@@ -84,12 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append(f"# users: alice (admin, users), bob (users); password {DEMO_PASSWORD}")
         for provider in seed.providers:
             for idp_user in provider.users:
-                out.append(f"# {provider.name} ({provider.type}) user: {idp_user.username}; "
-                           f"password {DEMO_PASSWORD}")
+                out.append(
+                    f"# {provider.name} ({provider.type}) user: {idp_user.username}; "
+                    f"password {DEMO_PASSWORD}"
+                )
     for provider in seed.providers:
         if provider.type == "SAML" and provider.users:
-            out.append(f"# {provider.name} SAML metadata: {cognito.base_url}/_idp/"
-                       f"{provider.name}/federationmetadata/2007-06/federationmetadata.xml")
+            out.append(
+                f"# {provider.name} SAML metadata: {cognito.base_url}/_idp/"
+                f"{provider.name}/federationmetadata/2007-06/federationmetadata.xml"
+            )
     out += [f"{name}={value}" for name, value in cognito.env(app_url=args.app_url).items()]
     print("\n".join(out), flush=True)
     server = make_server(cognito.app, tls=tls)

@@ -58,7 +58,7 @@ class _CallsAndFaults:
                     target = value.decode("latin-1")
                     for prefix in (TARGET_PREFIX, IDP_TARGET_PREFIX):
                         if target.startswith(prefix):
-                            operation = target[len(prefix):]
+                            operation = target[len(prefix) :]
         targets = (path, "*") if operation is None else (path, operation, "*")
         self.cognito._count(path, operation)
         faults = self.cognito.faults
@@ -74,11 +74,13 @@ class _CallsAndFaults:
             if fault.kind == "throttle":
                 response = identity_error("TooManyRequestsException", "Rate exceeded")
             else:
-                response = identity_error("InternalErrorException", "An internal error "
-                                          "occurred.", fault.status)
+                response = identity_error(
+                    "InternalErrorException", "An internal error occurred.", fault.status
+                )
         elif fault.kind == "throttle":
-            response = json_response({"error": "too_many_requests",
-                                      "error_description": "Rate exceeded"}, 429)
+            response = json_response(
+                {"error": "too_many_requests", "error_description": "Rate exceeded"}, 429
+            )
         else:
             response = json_response({"error": "server_error"}, fault.status)
         await response(scope, receive, send)
@@ -112,11 +114,16 @@ class LocalCognito:
             config = CognitoConfig.from_env(cognito.env(app_url="http://127.0.0.1:8000"))
     """
 
-    def __init__(self, seed: Seed | None = None, *, base_url: str = "http://127.0.0.1:9229",
-                 clock: Callable[[], float] | None = None,
-                 signing_keys: tuple[SigningKey, SigningKey] | None = None,
-                 state_path: str | os.PathLike[str] | None = None,
-                 issuer_style: Literal["local", "aws"] | None = None) -> None:
+    def __init__(
+        self,
+        seed: Seed | None = None,
+        *,
+        base_url: str = "http://127.0.0.1:9229",
+        clock: Callable[[], float] | None = None,
+        signing_keys: tuple[SigningKey, SigningKey] | None = None,
+        state_path: str | os.PathLike[str] | None = None,
+        issuer_style: Literal["local", "aws"] | None = None,
+    ) -> None:
         state_file = StateFile(state_path) if state_path is not None else None
         state = state_file.load() if state_file is not None else None
         if state_file is not None and state is not None:
@@ -132,14 +139,19 @@ class LocalCognito:
         self.calls: Counter[str] = Counter()
         """Calls per request path and per operation name (identity pool and user pool)."""
         self._calls_lock = threading.Lock()
-        self.pool = UserPool(self.seed, clock=self.now, issuer=lambda: self.issuer,
-                             keys=signing_keys)
+        self.pool = UserPool(
+            self.seed, clock=self.now, issuer=lambda: self.issuer, keys=signing_keys
+        )
         self.identity = IdentityPool(self, self.seed.identity_pool)
         self.federation = Federation(self)
         self.oauth = OAuthEndpoints(self)
         self.idp = UserPoolApi(self)
-        routes = [*self.oauth.routes(), *HostedUI(self).routes(), *self.federation.routes(),
-                  Route("/", self._aws_json, methods=["POST"])]
+        routes = [
+            *self.oauth.routes(),
+            *HostedUI(self).routes(),
+            *self.federation.routes(),
+            Route("/", self._aws_json, methods=["POST"]),
+        ]
         self.app: ASGIApp = CorsMiddleware(_CallsAndFaults(Starlette(routes=routes), self))
         """The ASGI app serving every endpoint."""
         self.tls: TLSFiles | None = None
@@ -227,8 +239,14 @@ class LocalCognito:
     # Running -----------------------------------------------------------------------------
 
     @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False,
-              tls_dir: str | os.PathLike[str] | None = None) -> Iterator[str]:
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: bool = False,
+        tls_dir: str | os.PathLike[str] | None = None,
+    ) -> Iterator[str]:
         """Run the emulator with uvicorn in a background thread; yields the base URL.
 
         ``port=0`` picks a free port; :attr:`base_url` (hence the issuer) follows it.
@@ -249,8 +267,9 @@ class LocalCognito:
         finally:
             self.save()
 
-    def tls_files(self, host: str = "127.0.0.1",
-                  directory: str | os.PathLike[str] | None = None) -> TLSFiles:
+    def tls_files(
+        self, host: str = "127.0.0.1", directory: str | os.PathLike[str] | None = None
+    ) -> TLSFiles:
         """The HTTPS certificate and key for ``host``, made on first use and reused after:
         in ``directory``, else next to the state file, else the user's data directory."""
         from .tls import ensure_certificate
@@ -259,8 +278,9 @@ class LocalCognito:
             directory = self._saver.file.path.parent
         return ensure_certificate(directory, host)
 
-    def env(self, app_url: str = "http://127.0.0.1:8000",
-            client_id: str | None = None) -> dict[str, str]:
+    def env(
+        self, app_url: str = "http://127.0.0.1:8000", client_id: str | None = None
+    ) -> dict[str, str]:
         """The ``COGNITO_*`` variables an app at ``app_url`` needs to use this emulator.
 
         The callback ``<app_url>/auth/callback`` must be registered on the client (the demo
@@ -295,16 +315,33 @@ class LocalCognito:
 
     # Directory ---------------------------------------------------------------------------
 
-    def add_user(self, username: str, password: str, *, email: str | None = None,
-                 groups: Iterable[str] = (), attributes: dict[str, str] | None = None,
-                 email_verified: bool = True, enabled: bool = True) -> User:
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        email: str | None = None,
+        groups: Iterable[str] = (),
+        attributes: dict[str, str] | None = None,
+        email_verified: bool = True,
+        enabled: bool = True,
+    ) -> User:
         """Add (or replace) a user of the pool's directory."""
-        return self.pool.add_user(UserSeed(
-            username=username, password=password, email=email, groups=list(groups),
-            attributes=dict(attributes or {}), email_verified=email_verified, enabled=enabled))
+        return self.pool.add_user(
+            UserSeed(
+                username=username,
+                password=password,
+                email=email,
+                groups=list(groups),
+                attributes=dict(attributes or {}),
+                email_verified=email_verified,
+                enabled=enabled,
+            )
+        )
 
-    def add_group(self, name: str, precedence: int | None = None,
-                  role_arn: str | None = None) -> None:
+    def add_group(
+        self, name: str, precedence: int | None = None, role_arn: str | None = None
+    ) -> None:
         """Add (or replace) a group."""
         self.pool.add_group(GroupSeed(name=name, precedence=precedence, role_arn=role_arn))
 
@@ -312,8 +349,9 @@ class LocalCognito:
         """A user by name (case-insensitive), federated users included."""
         return self.pool.user(username)
 
-    def register_callback(self, client_id: str, callback_url: str,
-                          logout_url: str | None = None) -> None:
+    def register_callback(
+        self, client_id: str, callback_url: str, logout_url: str | None = None
+    ) -> None:
         """Register a callback (and sign-out) URL on an app client, e.g. an app on a random
         port."""
         client = self.pool.clients[client_id]
@@ -325,9 +363,14 @@ class LocalCognito:
 
     # Tokens ------------------------------------------------------------------------------
 
-    def mint_tokens(self, username: str, *, client_id: str | None = None,
-                    scopes: Iterable[str] | None = None,
-                    nonce: str | None = None) -> dict[str, Any]:
+    def mint_tokens(
+        self,
+        username: str,
+        *,
+        client_id: str | None = None,
+        scopes: Iterable[str] | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, Any]:
         """Tokens for ``username`` as the token endpoint would issue them after a sign-in:
         ``id_token`` (when ``openid`` is among the scopes), ``access_token``,
         ``refresh_token``, ``expires_in``, ``token_type``. A pre token generation trigger
@@ -338,8 +381,9 @@ class LocalCognito:
         client = self.pool.clients[client_id or self.client_id]
         granted = self.pool.grant_scopes(client, None if scopes is None else " ".join(scopes))
         overrides = self.pool.token_overrides(client, user, granted, "TokenGeneration_HostedAuth")
-        return self.pool.issue(client=client, user=user, scopes=granted, nonce=nonce,
-                               overrides=overrides)
+        return self.pool.issue(
+            client=client, user=user, scopes=granted, nonce=nonce, overrides=overrides
+        )
 
     def rotate_keys(self, keep_old: bool = True) -> None:
         """Sign with new keys (new ``kid`` values); the old ones stay in the JWKS until the next
@@ -354,8 +398,9 @@ class LocalCognito:
     def is_revoked(self, refresh_token: str) -> bool:
         """Whether a refresh token was revoked (directly or through its family)."""
         record = self.pool.refresh_tokens.get(refresh_token)
-        return record is not None and (record.revoked
-                                       or record.origin_jti in self.pool.revoked_origins)
+        return record is not None and (
+            record.revoked or record.origin_jti in self.pool.revoked_origins
+        )
 
     @property
     def revoked(self) -> frozenset[str]:
@@ -417,8 +462,12 @@ class LocalCognito:
     def __enter__(self) -> LocalCognito:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     @staticmethod
@@ -435,8 +484,7 @@ class LocalCognito:
             if state["identity_pool"] is not None:
                 self.identity.restore(state["identity_pool"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise file.error(f"the state file is malformed ({type(exc).__name__}: {exc})"
-                             ) from None
+            raise file.error(f"the state file is malformed ({type(exc).__name__}: {exc})") from None
 
     # User-pool API -----------------------------------------------------------------------
 

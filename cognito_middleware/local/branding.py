@@ -22,14 +22,25 @@ LOGO_MAX_BYTES = 100 * 1024
 CSS_MAX_CHARS = 131_072
 """The length limit of ``SetUICustomization``'s ``CSS`` parameter."""
 
-CUSTOMIZABLE_CLASSES = frozenset({
-    "background-customizable", "banner-customizable", "errorMessage-customizable",
-    "idpButton-customizable", "idpDescription-customizable", "inputField-customizable",
-    "label-customizable", "legalText-customizable", "logo-customizable",
-    "passwordCheck-notValid-customizable", "passwordCheck-valid-customizable",
-    "redirect-customizable", "socialButton-customizable", "submitButton-customizable",
-    "textDescription-customizable",
-})
+CUSTOMIZABLE_CLASSES = frozenset(
+    {
+        "background-customizable",
+        "banner-customizable",
+        "errorMessage-customizable",
+        "idpButton-customizable",
+        "idpDescription-customizable",
+        "inputField-customizable",
+        "label-customizable",
+        "legalText-customizable",
+        "logo-customizable",
+        "passwordCheck-notValid-customizable",
+        "passwordCheck-valid-customizable",
+        "redirect-customizable",
+        "socialButton-customizable",
+        "submitButton-customizable",
+        "textDescription-customizable",
+    }
+)
 """The classes the classic hosted UI lets CSS style (the only selectors allowed)."""
 
 _PSEUDO = frozenset({"hover", "focus", "active", "visited", "disabled"})
@@ -79,8 +90,9 @@ def sanitize_css(css: str) -> str:
     try:
         import tinycss2
     except ImportError:  # pragma: no cover - depends on the installed extras
-        raise ImportError("hosted-UI CSS needs tinycss2: pip install "
-                          "'cognito-middleware[local]'") from None
+        raise ImportError(
+            "hosted-UI CSS needs tinycss2: pip install 'cognito-middleware[local]'"
+        ) from None
     if len(css) > CSS_MAX_CHARS:
         raise ValueError(f"css: longer than {CSS_MAX_CHARS} characters")
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
@@ -95,19 +107,26 @@ def sanitize_css(css: str) -> str:
         selectors = [s.strip() for s in tinycss2.serialize(rule.prelude).split(",")]
         for selector in selectors:
             match = _SELECTOR.match(selector)
-            if (match is None or match.group(1) not in CUSTOMIZABLE_CLASSES
-                    or (match.group(2) is not None and match.group(2) not in _PSEUDO)):
-                raise ValueError(f"css: selector {selector!r} is not one of the customizable "
-                                 f"classes (line {rule.source_line})")
-        declarations = tinycss2.parse_declaration_list(rule.content, skip_comments=True,
-                                                       skip_whitespace=True)
+            if (
+                match is None
+                or match.group(1) not in CUSTOMIZABLE_CLASSES
+                or (match.group(2) is not None and match.group(2) not in _PSEUDO)
+            ):
+                raise ValueError(
+                    f"css: selector {selector!r} is not one of the customizable "
+                    f"classes (line {rule.source_line})"
+                )
+        declarations = tinycss2.parse_declaration_list(
+            rule.content, skip_comments=True, skip_whitespace=True
+        )
         body: list[str] = []
         for declaration in declarations:
             if declaration.type == "error":
                 raise ValueError(f"css: {declaration.message} (line {declaration.source_line})")
             if declaration.type != "declaration":
-                raise ValueError(f"css: nested rules are not allowed (line "
-                                 f"{declaration.source_line})")
+                raise ValueError(
+                    f"css: nested rules are not allowed (line {declaration.source_line})"
+                )
             value = tinycss2.serialize(declaration.value).strip()
             important = " !important" if declaration.important else ""
             body.append(f"{declaration.name}:{value}{important}")

@@ -24,17 +24,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["CorsMiddleware"]
 
 ALLOWED_HEADERS = (
-    "authorization", "content-type", "x-amz-target", "x-amz-user-agent", "x-amz-date",
-    "x-amz-security-token", "x-amz-content-sha256", "amz-sdk-invocation-id",
-    "amz-sdk-request", "cache-control",
+    "authorization",
+    "content-type",
+    "x-amz-target",
+    "x-amz-user-agent",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "amz-sdk-invocation-id",
+    "amz-sdk-request",
+    "cache-control",
 )
 EXPOSED_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
 JSON_API_MAX_AGE = "172800"
 OAUTH_MAX_AGE = "3600"
 
 _JSON_API = {"/": "POST, OPTIONS"}
-_OAUTH = {"/oauth2/token": "POST, OPTIONS", "/oauth2/revoke": "POST, OPTIONS",
-          "/oauth2/userInfo": "GET, POST, OPTIONS"}
+_OAUTH = {
+    "/oauth2/token": "POST, OPTIONS",
+    "/oauth2/revoke": "POST, OPTIONS",
+    "/oauth2/userInfo": "GET, POST, OPTIONS",
+}
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 _ORIGIN = re.compile(r"^(?:null|https?://[A-Za-z0-9.\-\[\]:]{1,253}(?::\d{1,5})?)$")
 
@@ -64,16 +74,22 @@ class CorsMiddleware:
             return
         cors = self._cors_headers(origin, json_api)
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            requested = [h.strip().lower() for h in
-                         headers.get("access-control-request-headers", "").split(",")]
+            requested = [
+                h.strip().lower()
+                for h in headers.get("access-control-request-headers", "").split(",")
+            ]
             allowed = list(ALLOWED_HEADERS)
             allowed += [h for h in requested if _TOKEN.match(h) and h not in allowed][:32]
-            preflight = [*cors,
-                         (b"access-control-allow-methods", methods.encode()),
-                         (b"access-control-allow-headers", ", ".join(allowed).encode()),
-                         (b"access-control-max-age",
-                          (JSON_API_MAX_AGE if json_api else OAUTH_MAX_AGE).encode()),
-                         (b"content-length", b"0")]
+            preflight = [
+                *cors,
+                (b"access-control-allow-methods", methods.encode()),
+                (b"access-control-allow-headers", ", ".join(allowed).encode()),
+                (
+                    b"access-control-max-age",
+                    (JSON_API_MAX_AGE if json_api else OAUTH_MAX_AGE).encode(),
+                ),
+                (b"content-length", b"0"),
+            ]
             await send({"type": "http.response.start", "status": 200, "headers": preflight})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -93,8 +109,12 @@ class CorsMiddleware:
     @staticmethod
     def _cors_headers(origin: str, json_api: bool) -> list[tuple[bytes, bytes]]:
         if json_api:
-            return [(b"access-control-allow-origin", b"*"),
-                    (b"access-control-expose-headers", EXPOSED_HEADERS.encode())]
-        return [(b"access-control-allow-origin", origin.encode("latin-1")),
-                (b"access-control-allow-credentials", b"true"),
-                (b"vary", b"Origin")]
+            return [
+                (b"access-control-allow-origin", b"*"),
+                (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
+            ]
+        return [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-credentials", b"true"),
+            (b"vary", b"Origin"),
+        ]

@@ -62,14 +62,14 @@ class Faults:
         with self._lock:
             self._rules.append(_Rule("error", target, times, status=status))
 
-    def latency(self, target: str = "*", seconds: float = 1.0, *,
-                times: int | None = None) -> None:
+    def latency(self, target: str = "*", seconds: float = 1.0, *, times: int | None = None) -> None:
         """Delay matching requests by ``seconds`` before answering them."""
         with self._lock:
             self._rules.append(_Rule("latency", target, times, seconds=seconds))
 
-    def token_error(self, error: str = "invalid_grant", *, times: int | None = 1,
-                    status: int = 400) -> None:
+    def token_error(
+        self, error: str = "invalid_grant", *, times: int | None = 1, status: int = 400
+    ) -> None:
         """Make ``/oauth2/token`` answer ``{"error": error}`` for the next ``times`` calls."""
         with self._lock:
             self._token_errors.append((error, times, status))

@@ -90,8 +90,11 @@ class Federation:
             Route("/_idp/{provider}/saml2/sso", self.idp_signin, methods=["GET", "POST"]),
             Route("/_idp/{provider}/oauth2/authorize", self.idp_signin, methods=["GET", "POST"]),
             Route("/_idp/{provider}/apps", self.app_tile, methods=["GET"]),
-            Route("/_idp/{provider}/federationmetadata/2007-06/federationmetadata.xml",
-                  self.metadata_document, methods=["GET"]),
+            Route(
+                "/_idp/{provider}/federationmetadata/2007-06/federationmetadata.xml",
+                self.metadata_document,
+                methods=["GET"],
+            ),
         ]
 
     # SAML configuration --------------------------------------------------------------------
@@ -123,9 +126,11 @@ class Federation:
         with self._saml_lock:
             credentials = self._credentials.get(provider.name)
             if credentials is None:
-                credentials = (saml.IdpCredentials.from_pem(provider.signing_key,
-                                                            provider.signing_certificate)
-                               if provider.signing_key else saml.IdpCredentials.generate())
+                credentials = (
+                    saml.IdpCredentials.from_pem(provider.signing_key, provider.signing_certificate)
+                    if provider.signing_key
+                    else saml.IdpCredentials.generate()
+                )
                 self._credentials[provider.name] = credentials
             return credentials
 
@@ -145,11 +150,14 @@ class Federation:
             trust = _SamlTrust(
                 entity_id=metadata.entity_id,
                 sso_url=metadata.sso_redirect_url or metadata.sso_post_url or "",
-                certificates=metadata.certificates)
+                certificates=metadata.certificates,
+            )
         else:
-            trust = _SamlTrust(entity_id=self.saml_issuer(provider),
-                               sso_url=f"/_idp/{provider.name}/saml2/sso",
-                               certificates=(self.idp_credentials(provider).certificate,))
+            trust = _SamlTrust(
+                entity_id=self.saml_issuer(provider),
+                sso_url=f"/_idp/{provider.name}/saml2/sso",
+                certificates=(self.idp_credentials(provider).certificate,),
+            )
         with self._saml_lock:
             return self._trust.setdefault(provider.name, trust)
 
@@ -166,22 +174,34 @@ class Federation:
         if provider.type == "SAML":
             trust = self.saml_trust(provider)
             request_id = f"_{uuid.uuid4()}"
-            destination = (trust.sso_url if "://" in trust.sso_url
-                           else f"{self.cognito.base_url}{trust.sso_url}")
+            destination = (
+                trust.sso_url
+                if "://" in trust.sso_url
+                else f"{self.cognito.base_url}{trust.sso_url}"
+            )
             authn = saml.build_authn_request(
-                request_id=request_id, sp_entity=self.sp_entity_id, acs_url=self.acs_url,
-                destination=destination, now=self.cognito.now())
-            self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME,
-                                            saml_request_id=request_id)
+                request_id=request_id,
+                sp_entity=self.sp_entity_id,
+                acs_url=self.acs_url,
+                destination=destination,
+                now=self.cognito.now(),
+            )
+            self._pending[relay] = _Pending(
+                req, provider.name, time.time() + _PENDING_LIFETIME, saml_request_id=request_id
+            )
             query = urlencode({"SAMLRequest": saml.encode_redirect(authn), "RelayState": relay})
             separator = "&" if "?" in trust.sso_url else "?"
             return RedirectResponse(f"{trust.sso_url}{separator}{query}", status_code=302)
         self._pending[relay] = _Pending(req, provider.name, time.time() + _PENDING_LIFETIME)
-        query = urlencode({
-            "client_id": f"local-cognito-{self.pool.pool_id}", "response_type": "code",
-            "redirect_uri": f"{self.cognito.domain}/oauth2/idpresponse",
-            "scope": "openid email profile", "state": relay,
-        })
+        query = urlencode(
+            {
+                "client_id": f"local-cognito-{self.pool.pool_id}",
+                "response_type": "code",
+                "redirect_uri": f"{self.cognito.domain}/oauth2/idpresponse",
+                "scope": "openid email profile",
+                "state": relay,
+            }
+        )
         return RedirectResponse(f"/_idp/{provider.name}/oauth2/authorize?{query}", 302)
 
     # The simulated IdP ---------------------------------------------------------------------
@@ -196,17 +216,31 @@ class Federation:
     def _idp_user(provider: ProviderSeed, username: str, password: str) -> IdpUserSeed | None:
         for user in provider.users:
             if user.username.lower() == username.lower() and secrets.compare_digest(
-                    user.password.encode(), password.encode()):
+                user.password.encode(), password.encode()
+            ):
                 return user
         return None
 
-    def _idp_form(self, provider: ProviderSeed, action: str, hidden: dict[str, str], *,
-                  error: str | None = None, username: str = "") -> Response:
+    def _idp_form(
+        self,
+        provider: ProviderSeed,
+        action: str,
+        hidden: dict[str, str],
+        *,
+        error: str | None = None,
+        username: str = "",
+    ) -> Response:
         title = provider.display_name or f"{provider.name} (simulated {provider.type} IdP)"
-        return login_page(title=title, heading=title, action=action, hidden=hidden,
-                          error=error, username=username,
-                          note=f"Simulated {provider.type} identity provider of the local "
-                               "Cognito. Not a real sign-in page.")
+        return login_page(
+            title=title,
+            heading=title,
+            action=action,
+            hidden=hidden,
+            error=error,
+            username=username,
+            note=f"Simulated {provider.type} identity provider of the local "
+            "Cognito. Not a real sign-in page.",
+        )
 
     async def idp_signin(self, request: Request) -> Response:
         kind = "SAML" if request.url.path.endswith("/saml2/sso") else "OIDC"
@@ -217,18 +251,23 @@ class Federation:
             params = dict(request.query_params)
             if kind == "SAML":
                 if "SAMLRequest" not in params:
-                    return error_page("invalid_request", "AADSTS750054: SAMLRequest or "
-                                      "SAMLResponse must be present as query string parameters "
-                                      "in HTTP request for SAML Redirect binding.")
+                    return error_page(
+                        "invalid_request",
+                        "AADSTS750054: SAMLRequest or "
+                        "SAMLResponse must be present as query string parameters "
+                        "in HTTP request for SAML Redirect binding.",
+                    )
                 refused = self._refuse_authn_request(provider, params["SAMLRequest"])
                 if refused is not None:
                     return refused
             keep = ("SAMLRequest", "RelayState") if kind == "SAML" else ("state", "redirect_uri")
             if kind == "OIDC" and params.get("redirect_uri") != (
-                    f"{self.cognito.domain}/oauth2/idpresponse"):
+                f"{self.cognito.domain}/oauth2/idpresponse"
+            ):
                 return error_page("invalid_request", "redirect_uri is not registered at the IdP")
-            return self._idp_form(provider, request.url.path,
-                                  {k: params[k] for k in keep if k in params})
+            return self._idp_form(
+                provider, request.url.path, {k: params[k] for k in keep if k in params}
+            )
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         hidden = {k: v for k, v in form.items() if k not in ("username", "password")}
         if kind == "SAML" and "SAMLRequest" in form:
@@ -239,12 +278,18 @@ class Federation:
                 # An AuthnRequest of the HTTP-POST binding: show the sign-in page.
                 return self._idp_form(provider, request.url.path, hidden)
         if kind == "OIDC" and hidden.get("redirect_uri") != (
-                f"{self.cognito.domain}/oauth2/idpresponse"):
+            f"{self.cognito.domain}/oauth2/idpresponse"
+        ):
             return error_page("invalid_request", "redirect_uri is not registered at the IdP")
         user = self._idp_user(provider, form.get("username", ""), form.get("password", ""))
         if user is None:
-            return self._idp_form(provider, request.url.path, hidden, username=form.get(
-                "username", ""), error="Your account or password is incorrect.")
+            return self._idp_form(
+                provider,
+                request.url.path,
+                hidden,
+                username=form.get("username", ""),
+                error="Your account or password is incorrect.",
+            )
         if kind == "SAML":
             return self._saml_post(provider, user, hidden)
         code = secrets.token_urlsafe(32)
@@ -259,32 +304,41 @@ class Federation:
         try:
             authn = saml.decode_request(value)
         except ValueError as exc:
-            return error_page("invalid_request", f"AADSTS750056: SAML message was not properly "
-                              f"formatted: {exc}.")
+            return error_page(
+                "invalid_request", f"AADSTS750056: SAML message was not properly formatted: {exc}."
+            )
         tenant = self._tenant(provider)
         if authn.issuer != self.sp_entity_id:
-            return error_page("invalid_request", f"AADSTS700016: Application with identifier "
-                              f"'{authn.issuer}' was not found in the directory '{tenant}'.")
+            return error_page(
+                "invalid_request",
+                f"AADSTS700016: Application with identifier "
+                f"'{authn.issuer}' was not found in the directory '{tenant}'.",
+            )
         if authn.acs_url and authn.acs_url != self.acs_url:
-            return error_page("invalid_request", f"AADSTS50011: The redirect URI "
-                              f"'{authn.acs_url}' specified in the request does not match the "
-                              "redirect URIs configured for the application.")
+            return error_page(
+                "invalid_request",
+                f"AADSTS50011: The redirect URI "
+                f"'{authn.acs_url}' specified in the request does not match the "
+                "redirect URIs configured for the application.",
+            )
         return None
 
     def _tenant(self, provider: ProviderSeed) -> str:
         match = _STS.match(self.saml_issuer(provider))
         return provider.tenant_id or (match.group(1) if match else "")
 
-    def _azure_claims(self, provider: ProviderSeed,
-                      user: IdpUserSeed) -> dict[str, str | list[str]]:
+    def _azure_claims(
+        self, provider: ProviderSeed, user: IdpUserSeed
+    ) -> dict[str, str | list[str]]:
         """The claims Azure AD sends by default, overridden by the user's seeded claims."""
         from . import saml
 
         issuer = self.saml_issuer(provider)
         claims: dict[str, str | list[str]] = {
             saml.AZURE_CLAIMS["tenant_id"]: self._tenant(provider),
-            saml.AZURE_CLAIMS["object_id"]: str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                      f"{issuer}{user.username}")),
+            saml.AZURE_CLAIMS["object_id"]: str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{issuer}{user.username}")
+            ),
             saml.AZURE_CLAIMS["identity_provider"]: issuer,
             saml.AZURE_CLAIMS["authn_methods"]: f"{_AUTHN_METHODS}/password",
             saml.AZURE_CLAIMS["name"]: user.username,
@@ -296,11 +350,13 @@ class Federation:
             object_id = claims[saml.AZURE_CLAIMS["object_id"]]
             claims[saml.AZURE_CLAIMS["groups_link"]] = (
                 f"https://graph.windows.net/{claims[saml.AZURE_CLAIMS['tenant_id']]}/users/"
-                f"{object_id}/getMemberObjects")
+                f"{object_id}/getMemberObjects"
+            )
         return {k: v for k, v in claims.items() if v}
 
-    def _saml_post(self, provider: ProviderSeed, user: IdpUserSeed,
-                   hidden: dict[str, str]) -> Response:
+    def _saml_post(
+        self, provider: ProviderSeed, user: IdpUserSeed, hidden: dict[str, str]
+    ) -> Response:
         """The signed Response, auto-posted to Cognito (HTTP-POST binding)."""
         from . import saml
 
@@ -308,17 +364,26 @@ class Federation:
         if "SAMLRequest" in hidden:
             in_response_to = saml.decode_request(hidden["SAMLRequest"]).id
         xml = saml.build_response(
-            issuer=self.saml_issuer(provider), name_id=user.user_id,
+            issuer=self.saml_issuer(provider),
+            name_id=user.user_id,
             name_id_format=saml.NAME_ID_FORMATS[provider.name_id_format],
-            audience=self.sp_entity_id, recipient=self.acs_url,
-            attributes=self._azure_claims(provider, user), now=self.cognito.now(),
-            credentials=self.idp_credentials(provider), in_response_to=in_response_to,
+            audience=self.sp_entity_id,
+            recipient=self.acs_url,
+            attributes=self._azure_claims(provider, user),
+            now=self.cognito.now(),
+            credentials=self.idp_credentials(provider),
+            in_response_to=in_response_to,
             sign_assertion=provider.signing != "response",
-            sign_response=provider.signing != "assertion")
-        return auto_post_page(self.acs_url, {
-            "SAMLResponse": base64.b64encode(xml).decode(),
-            "RelayState": hidden.get("RelayState", ""),
-        }, title=provider.display_name or provider.name)
+            sign_response=provider.signing != "assertion",
+        )
+        return auto_post_page(
+            self.acs_url,
+            {
+                "SAMLResponse": base64.b64encode(xml).decode(),
+                "RelayState": hidden.get("RelayState", ""),
+            },
+            title=provider.display_name or provider.name,
+        )
 
     async def metadata_document(self, request: Request) -> Response:
         """The simulated IdP's federation metadata (Azure AD's ``federationmetadata.xml``)."""
@@ -328,8 +393,12 @@ class Federation:
         if provider is None:
             return error_page("invalid_request", "Unknown SAML identity provider", status=404)
         sso = f"{self.cognito.base_url}/_idp/{provider.name}/saml2/sso"
-        xml = saml.idp_metadata(entity_id=self.saml_issuer(provider), sso_url=sso,
-                                credentials=self.idp_credentials(provider), logout_url=sso)
+        xml = saml.idp_metadata(
+            entity_id=self.saml_issuer(provider),
+            sso_url=sso,
+            credentials=self.idp_credentials(provider),
+            logout_url=sso,
+        )
         return Response(xml, media_type="application/samlmetadata+xml")
 
     async def app_tile(self, request: Request) -> Response:
@@ -339,18 +408,27 @@ class Federation:
             return error_page("invalid_request", "Unknown SAML identity provider", status=404)
         params = dict(request.query_params)
         client_id = params.get("client_id") or next(
-            (c.client_id for c in self.pool.clients.values()
-             if c.identity_providers == [provider.name] and c.callback_urls), "")
+            (
+                c.client_id
+                for c in self.pool.clients.values()
+                if c.identity_providers == [provider.name] and c.callback_urls
+            ),
+            "",
+        )
         client = self.pool.clients.get(client_id)
         redirect_uri = params.get("redirect_uri") or (
-            client.callback_urls[0] if client and client.callback_urls else "")
-        relay = urlencode({
-            "client_id": client_id, "redirect_uri": redirect_uri,
-            "response_type": "code", "scope": params.get("scope", "openid email profile"),
-            "identity_provider": provider.name,
-        })
-        return self._idp_form(provider, f"/_idp/{provider.name}/saml2/sso",
-                              {"RelayState": relay})
+            client.callback_urls[0] if client and client.callback_urls else ""
+        )
+        relay = urlencode(
+            {
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": params.get("scope", "openid email profile"),
+                "identity_provider": provider.name,
+            }
+        )
+        return self._idp_form(provider, f"/_idp/{provider.name}/saml2/sso", {"RelayState": relay})
 
     # IdP -> Cognito ------------------------------------------------------------------------
 
@@ -380,10 +458,14 @@ class Federation:
         trust = self.saml_trust(provider)
         try:
             assertion = saml.verify_response(
-                form.get("SAMLResponse", ""), certificates=trust.certificates,
-                idp_entity_id=trust.entity_id, audience=self.sp_entity_id,
-                recipient=self.acs_url, now=self.cognito.now(),
-                in_response_to=None if pending is None else pending.saml_request_id)
+                form.get("SAMLResponse", ""),
+                certificates=trust.certificates,
+                idp_entity_id=trust.entity_id,
+                audience=self.sp_entity_id,
+                recipient=self.acs_url,
+                now=self.cognito.now(),
+                in_response_to=None if pending is None else pending.saml_request_id,
+            )
         except saml.SamlError as exc:
             return req.error(exc.error, exc.description)
         with self._saml_lock:
@@ -391,9 +473,15 @@ class Federation:
             self._used_assertions.add(assertion.id)
         if replayed:
             return req.error("invalid_request", _REPLAYED)
-        return await run_in_threadpool(self._finish, req, provider, assertion.name_id,
-                                       assertion.attributes, include_state=not idp_initiated,
-                                       issuer=assertion.issuer)
+        return await run_in_threadpool(
+            self._finish,
+            req,
+            provider,
+            assertion.name_id,
+            assertion.attributes,
+            include_state=not idp_initiated,
+            issuer=assertion.issuer,
+        )
 
     def _idp_initiated_allowed(self, req: AuthorizeRequest, provider: ProviderSeed) -> bool:
         if provider.type != "SAML" or not provider.idp_initiated:
@@ -417,29 +505,41 @@ class Federation:
         # Cognito reports an OIDC IdP's failures (an error sent back by the IdP, a failed token
         # exchange) to the app as error=invalid_request, unlike SAML's server_error.
         if "error" in params:
-            return req.error("invalid_request",
-                             f"{provider.name} Error - {params.get('error_description', '')}")
+            return req.error(
+                "invalid_request", f"{provider.name} Error - {params.get('error_description', '')}"
+            )
         entry = self._idp_codes.pop(params.get("code", ""), None)
         if entry is None or entry[0] != provider.name or entry[2] < time.time():
             return req.error("invalid_request", f"{provider.name} Error - 400 error getting token")
         user = entry[1]
-        return await run_in_threadpool(self._finish, req, provider, user.user_id, user.claims,
-                                       include_state=True)
+        return await run_in_threadpool(
+            self._finish, req, provider, user.user_id, user.claims, include_state=True
+        )
 
-    def _finish(self, req: AuthorizeRequest, provider: ProviderSeed, user_id: str,
-                claims: dict[str, Any], *, include_state: bool,
-                issuer: str | None = None) -> Response:
+    def _finish(
+        self,
+        req: AuthorizeRequest,
+        provider: ProviderSeed,
+        user_id: str,
+        claims: dict[str, Any],
+        *,
+        include_state: bool,
+        issuer: str | None = None,
+    ) -> Response:
         failure = self.cognito.faults.idp_failure_for(provider.name) or provider.failure
         if failure is not None:
-            return req.error("server_error" if provider.type == "SAML" else "invalid_request",
-                             failure)
+            return req.error(
+                "server_error" if provider.type == "SAML" else "invalid_request", failure
+            )
         attributes: dict[str, str] = {}
         for attribute, claim in provider.attribute_mapping.items():
             value = claims.get(claim)
             if value is None:
                 continue
-            attributes[attribute] = (f"[{', '.join(map(str, value))}]"
-                                     if isinstance(value, list) else str(value))
+            attributes[attribute] = (
+                f"[{', '.join(map(str, value))}]" if isinstance(value, list) else str(value)
+            )
+
         def refused(detail: str) -> Response:
             if provider.type == "SAML":
                 return req.error("server_error", f"Invalid SAML response received: {detail}")
@@ -456,8 +556,11 @@ class Federation:
         try:
             if first:
                 decision = triggers.pre_sign_up(
-                    source="PreSignUp_ExternalProvider", client_id=client_id,
-                    username=username, user_attributes=attributes)
+                    source="PreSignUp_ExternalProvider",
+                    client_id=client_id,
+                    username=username,
+                    user_attributes=attributes,
+                )
                 if decision.auto_verify_email and "email" in attributes:
                     attributes["email_verified"] = "true"
                 if decision.auto_verify_phone and "phone_number" in attributes:
@@ -468,13 +571,19 @@ class Federation:
         except TriggerError as exc:
             return refused(exc.message)
         session_id = self.pool.new_session(user.username)
-        return complete_sign_in(self.cognito, req, user,
-                                auth_time=self.pool.sessions[session_id].auth_time,
-                                session_id=session_id, include_state=include_state,
-                                on_trigger_error=lambda exc: refused(exc.message))
+        return complete_sign_in(
+            self.cognito,
+            req,
+            user,
+            auth_time=self.pool.sessions[session_id].auth_time,
+            session_id=session_id,
+            include_state=include_state,
+            on_trigger_error=lambda exc: refused(exc.message),
+        )
 
-    def _link(self, provider: ProviderSeed, user_id: str, attributes: dict[str, str],
-              issuer: str | None) -> User:
+    def _link(
+        self, provider: ProviderSeed, user_id: str, attributes: dict[str, str], issuer: str | None
+    ) -> User:
         """Create the federated user on first sign-in, refresh its mapped attributes after."""
         username = f"{provider.name}_{user_id}".lower()
         group = f"{self.pool.pool_id}_{provider.name}"
@@ -485,14 +594,23 @@ class Federation:
                 user.attributes.update(attributes)
                 self.pool.changed()
                 return user
-            user = User(username=username, password=None, sub=str(uuid.uuid4()),
-                        attributes=attributes, groups=[group], identities=[{
-                            "userId": user_id, "providerName": provider.name,
-                            "providerType": provider.type,
-                            "issuer": issuer,
-                            "primary": "true",
-                            "dateCreated": str(int(self.pool.now() * 1000)),
-                        }])
+            user = User(
+                username=username,
+                password=None,
+                sub=str(uuid.uuid4()),
+                attributes=attributes,
+                groups=[group],
+                identities=[
+                    {
+                        "userId": user_id,
+                        "providerName": provider.name,
+                        "providerType": provider.type,
+                        "issuer": issuer,
+                        "primary": "true",
+                        "dateCreated": str(int(self.pool.now() * 1000)),
+                    }
+                ],
+            )
             self.pool.users[username] = user
         self.pool.changed()
         return user

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["HostedUI"]
 
 _WRONG = "Incorrect username or password."
-_NOT_SIGNED_IN = {"UNCONFIRMED": "User is not confirmed.",
-                  "FORCE_CHANGE_PASSWORD": "Password change required for the user.",
-                  "RESET_REQUIRED": "Password reset required for the user"}
+_NOT_SIGNED_IN = {
+    "UNCONFIRMED": "User is not confirmed.",
+    "FORCE_CHANGE_PASSWORD": "Password change required for the user.",
+    "RESET_REQUIRED": "Password reset required for the user",
+}
 
 
 class HostedUI:
@@ -74,12 +76,20 @@ class HostedUI:
         branding = self.branding(client) if client is not None else None
         if branding is None or branding.logo is None:
             return Response(b"", status_code=404)
-        return Response(branding.logo, media_type=branding.logo_type,
-                        headers={"Cache-Control": "max-age=3600",
-                                 "X-Content-Type-Options": "nosniff"})
+        return Response(
+            branding.logo,
+            media_type=branding.logo_type,
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
 
-    def _form(self, request: Request, req: AuthorizeRequest, *, error: str | None = None,
-              username: str = "") -> Response:
+    def _form(
+        self,
+        request: Request,
+        req: AuthorizeRequest,
+        *,
+        error: str | None = None,
+        username: str = "",
+    ) -> Response:
         providers = []
         for name in req.client.identity_providers:
             provider = self.pool.providers.get(name)
@@ -87,16 +97,24 @@ class HostedUI:
                 continue
             query = {k: v for k, v in req.params.items() if k not in ("prompt",)}
             query["identity_provider"] = name
-            providers.append((f"Sign in with {provider.display_name or name}",
-                              f"/oauth2/authorize?{urlencode(query)}"))
+            providers.append(
+                (
+                    f"Sign in with {provider.display_name or name}",
+                    f"/oauth2/authorize?{urlencode(query)}",
+                )
+            )
         branding = self.branding(req.client)
-        logo_url = (f"/_branding/{req.client.client_id}/logo" if branding.logo is not None
-                    else None)
+        logo_url = f"/_branding/{req.client.client_id}/logo" if branding.logo is not None else None
         return login_page(
-            title="Signin", heading="Sign in with your username and password",
-            action=f"/login?{request.url.query}", error=error,
-            show_form="COGNITO" in req.client.identity_providers, providers=providers,
-            username=username, note="Local Cognito (emulator)", css=branding.css,
+            title="Signin",
+            heading="Sign in with your username and password",
+            action=f"/login?{request.url.query}",
+            error=error,
+            show_form="COGNITO" in req.client.identity_providers,
+            providers=providers,
+            username=username,
+            note="Local Cognito (emulator)",
+            css=branding.css,
             logo_url=logo_url,
         )
 
@@ -110,18 +128,25 @@ class HostedUI:
                 user = self.pool.user(session.username)
                 assert user is not None
                 return await run_in_threadpool(
-                    complete_sign_in, self.cognito, req, user, auth_time=session.auth_time,
-                    on_trigger_error=lambda exc: self._form(request, req, error=exc.message))
+                    complete_sign_in,
+                    self.cognito,
+                    req,
+                    user,
+                    auth_time=session.auth_time,
+                    on_trigger_error=lambda exc: self._form(request, req, error=exc.message),
+                )
             return self._form(request, req, username=req.params.get("login_hint", ""))
         if "COGNITO" not in req.client.identity_providers:
             return req.error("unauthorized_client")
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         # Triggers may block or call the emulator back: off the event loop.
-        return await run_in_threadpool(self._sign_in, request, req, form.get("username", ""),
-                                       form.get("password", ""))
+        return await run_in_threadpool(
+            self._sign_in, request, req, form.get("username", ""), form.get("password", "")
+        )
 
-    def _sign_in(self, request: Request, req: AuthorizeRequest, username: str,
-                 password: str) -> Response:
+    def _sign_in(
+        self, request: Request, req: AuthorizeRequest, username: str, password: str
+    ) -> Response:
         def refused(exc: TriggerError) -> Response:
             return self._form(request, req, error=exc.message, username=username)
 
@@ -150,8 +175,14 @@ class HostedUI:
             return refused(exc)
         session_id = self.pool.new_session(user.username)
         session = self.pool.sessions[session_id]
-        return complete_sign_in(self.cognito, req, user, auth_time=session.auth_time,
-                                session_id=session_id, on_trigger_error=refused)
+        return complete_sign_in(
+            self.cognito,
+            req,
+            user,
+            auth_time=session.auth_time,
+            session_id=session_id,
+            on_trigger_error=refused,
+        )
 
     async def logout(self, request: Request) -> Response:
         params = dict(request.query_params)

@@ -45,7 +45,8 @@ class IdentityError(Exception):
 def identity_error(error_type: str, message: str, status: int = 400) -> Response:
     """Cognito Identity's error answer: ``__type`` in the body and in ``x-amzn-errortype``."""
     return Response(
-        json.dumps({"__type": error_type, "message": message}), status_code=status,
+        json.dumps({"__type": error_type, "message": message}),
+        status_code=status,
         media_type=CONTENT_TYPE,
         headers={"x-amzn-errortype": error_type, "x-amzn-requestid": str(uuid.uuid4())},
     )
@@ -100,8 +101,10 @@ class IdentityPool:
         with self.lock:
             return {
                 "config": dataclasses.asdict(self.seed) if self.seed else None,
-                "identities": {i.identity_id: sorted([p, s] for p, s in i.logins)
-                               for i in self.identities.values()},
+                "identities": {
+                    i.identity_id: sorted([p, s] for p, s in i.logins)
+                    for i in self.identities.values()
+                },
                 "merged": dict(self.merged),
             }
 
@@ -124,10 +127,12 @@ class IdentityPool:
 
     async def handle(self, request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
-        operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
-        handler = {"GetId": self.get_id,
-                   "GetCredentialsForIdentity": self.get_credentials,
-                   "GetOpenIdToken": self.get_open_id_token}.get(operation)
+        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        handler = {
+            "GetId": self.get_id,
+            "GetCredentialsForIdentity": self.get_credentials,
+            "GetOpenIdToken": self.get_open_id_token,
+        }.get(operation)
         if handler is None:
             return identity_error("UnknownOperationException", "")
         try:
@@ -140,8 +145,11 @@ class IdentityPool:
             result = handler(body)
         except IdentityError as exc:
             return identity_error(exc.error_type, exc.message, exc.status)
-        return Response(json.dumps(result), media_type=CONTENT_TYPE,
-                        headers={"x-amzn-requestid": str(uuid.uuid4())})
+        return Response(
+            json.dumps(result),
+            media_type=CONTENT_TYPE,
+            headers={"x-amzn-requestid": str(uuid.uuid4())},
+        )
 
     # Validation ----------------------------------------------------------------------------
 
@@ -155,14 +163,18 @@ class IdentityPool:
         value = body.get(key)
         member = key[0].lower() + key[1:]
         if value is None:
-            raise IdentityError("InvalidParameterException",
-                                f"1 validation error detected: Value null at '{member}' failed "
-                                "to satisfy constraint: Member must not be null")
+            raise IdentityError(
+                "InvalidParameterException",
+                f"1 validation error detected: Value null at '{member}' failed "
+                "to satisfy constraint: Member must not be null",
+            )
         if not isinstance(value, str) or not _POOL_ID.match(value):
-            raise IdentityError("InvalidParameterException",
-                                f"1 validation error detected: Value '{value}' at '{member}' "
-                                "failed to satisfy constraint: Member must satisfy regular "
-                                "expression pattern: [\\w-]+:[0-9a-f-]+")
+            raise IdentityError(
+                "InvalidParameterException",
+                f"1 validation error detected: Value '{value}' at '{member}' "
+                "failed to satisfy constraint: Member must satisfy regular "
+                "expression pattern: [\\w-]+:[0-9a-f-]+",
+            )
         return value
 
     def _logins(self, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -170,37 +182,50 @@ class IdentityPool:
         logins = body.get("Logins")
         if logins is None or logins == {}:
             return {}
-        if not isinstance(logins, dict) or len(logins) > 10 or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in logins.items()):
-            raise IdentityError("InvalidParameterException", "Logins must map provider names "
-                                "to tokens (at most 10)")
+        if (
+            not isinstance(logins, dict)
+            or len(logins) > 10
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in logins.items())
+        ):
+            raise IdentityError(
+                "InvalidParameterException", "Logins must map provider names to tokens (at most 10)"
+            )
         pool = self._pool()
         keys = self.cognito.login_provider_keys
-        allowed = pool.client_ids if pool.client_ids is not None else list(
-            self.cognito.pool.clients)
+        allowed = (
+            pool.client_ids if pool.client_ids is not None else list(self.cognito.pool.clients)
+        )
         verified = {}
-        unsupported = IdentityError("NotAuthorizedException", "Token is not from a supported "
-                                    "provider of this identity pool.")
+        unsupported = IdentityError(
+            "NotAuthorizedException",
+            "Token is not from a supported provider of this identity pool.",
+        )
         for provider, token in logins.items():
             claims = decode_jwt(token, self.cognito.pool.keys)
             if claims is None:
-                raise IdentityError("NotAuthorizedException",
-                                    "Invalid login token. Couldn't verify signed token.")
+                raise IdentityError(
+                    "NotAuthorizedException", "Invalid login token. Couldn't verify signed token."
+                )
             issuer = str(claims.get("iss", "")).split("://", 1)[-1]
             # The user pool answers to each of its keys (its issuer without the scheme, and
             # the emulator's own address when tokens carry the AWS-style issuer).
             if issuer != provider and not (provider in keys and issuer in keys):
-                raise IdentityError("NotAuthorizedException",
-                                    "Invalid login token. Issuer doesn't match providerName")
+                raise IdentityError(
+                    "NotAuthorizedException",
+                    "Invalid login token. Issuer doesn't match providerName",
+                )
             if provider not in keys:
                 raise unsupported
             if claims.get("token_use") != "id":
-                raise IdentityError("NotAuthorizedException", "Invalid login token. Not a valid "
-                                    "OpenId Connect identity token.")
+                raise IdentityError(
+                    "NotAuthorizedException",
+                    "Invalid login token. Not a valid OpenId Connect identity token.",
+                )
             now, exp = int(self.cognito.now()), claims.get("exp")
             if not isinstance(exp, int) or exp <= now:
-                raise IdentityError("NotAuthorizedException",
-                                    f"Invalid login token. Token expired: {now} >= {exp}")
+                raise IdentityError(
+                    "NotAuthorizedException", f"Invalid login token. Token expired: {now} >= {exp}"
+                )
             if claims.get("aud") not in allowed:
                 raise unsupported
             verified[provider] = claims
@@ -234,17 +259,24 @@ class IdentityPool:
             keys = self._keys(logins)
             if not logins:
                 if identity.logins:
-                    raise IdentityError("NotAuthorizedException",
-                                        f"Access to Identity '{identity_id}' is forbidden.")
+                    raise IdentityError(
+                        "NotAuthorizedException",
+                        f"Access to Identity '{identity_id}' is forbidden.",
+                    )
                 if not pool.allow_unauthenticated:
-                    raise IdentityError("NotAuthorizedException", "Unauthenticated access is "
-                                        "not supported for this identity pool.")
+                    raise IdentityError(
+                        "NotAuthorizedException",
+                        "Unauthenticated access is not supported for this identity pool.",
+                    )
                 return identity
             if identity.logins:
                 if not identity.logins & keys:
-                    raise IdentityError("NotAuthorizedException", "Logins don't match. Please "
-                                        "include at least one valid login for this identity "
-                                        "or identity pool.")
+                    raise IdentityError(
+                        "NotAuthorizedException",
+                        "Logins don't match. Please "
+                        "include at least one valid login for this identity "
+                        "or identity pool.",
+                    )
                 return identity
             owners = {self.by_login[k] for k in keys if k in self.by_login}
             if owners:
@@ -258,10 +290,13 @@ class IdentityPool:
         self.changed()
         return identity
 
-    def _role(self, pool: IdentityPoolSeed, claims: dict[str, Any] | None,
-              custom_role: str | None) -> str:
-        invalid = IdentityError("InvalidIdentityPoolConfigurationException", "Invalid identity "
-                                "pool configuration. Check assigned IAM roles for this pool.")
+    def _role(
+        self, pool: IdentityPoolSeed, claims: dict[str, Any] | None, custom_role: str | None
+    ) -> str:
+        invalid = IdentityError(
+            "InvalidIdentityPoolConfigurationException",
+            "Invalid identity pool configuration. Check assigned IAM roles for this pool.",
+        )
         if claims is None:
             if not pool.unauthenticated_role_arn:
                 raise invalid
@@ -272,8 +307,10 @@ class IdentityPool:
             roles = claims.get("cognito:roles") or []
             if custom_role:
                 if custom_role not in roles:
-                    raise IdentityError("NotAuthorizedException",
-                                        f"Role '{custom_role}' is not among the user's roles.")
+                    raise IdentityError(
+                        "NotAuthorizedException",
+                        f"Role '{custom_role}' is not among the user's roles.",
+                    )
                 return custom_role
             role = claims.get("cognito:preferred_role")
         elif mapping is not None:
@@ -284,8 +321,10 @@ class IdentityPool:
         if role:
             return role
         if mapping is not None and mapping.ambiguous_role_resolution == "Deny":
-            raise IdentityError("NotAuthorizedException", f"The ambiguous role mapping rules "
-                                f"for: {key} denied this request.")
+            raise IdentityError(
+                "NotAuthorizedException",
+                f"The ambiguous role mapping rules for: {key} denied this request.",
+            )
         if not pool.authenticated_role_arn:
             raise invalid
         return pool.authenticated_role_arn
@@ -298,8 +337,10 @@ class IdentityPool:
         with self.lock:
             if not logins:
                 if not pool.allow_unauthenticated:
-                    raise IdentityError("NotAuthorizedException", "Unauthenticated access is "
-                                        "not supported for this identity pool.")
+                    raise IdentityError(
+                        "NotAuthorizedException",
+                        "Unauthenticated access is not supported for this identity pool.",
+                    )
                 return {"IdentityId": self._new_identity().identity_id}
             keys = self._keys(logins)
             for key in keys:
@@ -321,14 +362,15 @@ class IdentityPool:
         custom = body.get("CustomRoleArn")
         role = self._role(pool, claims, custom if isinstance(custom, str) else None)
         key_id = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-        self.issued.append(IssuedCredentials(identity.identity_id, role, key_id,
-                                             claims is not None))
+        self.issued.append(
+            IssuedCredentials(identity.identity_id, role, key_id, claims is not None)
+        )
         return {
             "Credentials": {
                 "AccessKeyId": key_id,
                 "SecretKey": base64.b64encode(secrets.token_bytes(30)).decode(),
-                "SessionToken": "IQoJb3JpZ2luX2VjE" + base64.b64encode(
-                    secrets.token_bytes(600)).decode(),
+                "SessionToken": "IQoJb3JpZ2luX2VjE"
+                + base64.b64encode(secrets.token_bytes(600)).decode(),
                 "Expiration": int(self.cognito.now()) + CREDENTIALS_LIFETIME,
             },
             "IdentityId": identity.identity_id,
@@ -340,8 +382,10 @@ class IdentityPool:
         # GetOpenIdToken is the basic (classic) flow's step; pools have it off unless
         # AllowClassicFlow is set, and then refuse it with this InvalidParameterException.
         if not pool.allow_classic_flow:
-            raise IdentityError("InvalidParameterException",
-                                "Basic (classic) flow is not enabled, please use enhanced flow.")
+            raise IdentityError(
+                "InvalidParameterException",
+                "Basic (classic) flow is not enabled, please use enhanced flow.",
+            )
         logins = self._logins(body)
         identity = self._resolve(identity_id, logins)
         now = int(self.cognito.now())
@@ -349,15 +393,26 @@ class IdentityPool:
         if logins:
             key, claims = next(iter(logins.items()))
             amr = ["authenticated", key, f"{key}:CognitoSignIn:{claims['sub']}"]
-        token = encode_jwt({"sub": identity.identity_id, "aud": pool.identity_pool_id,
-                            "amr": amr, "iss": "https://cognito-identity.amazonaws.com",
-                            "exp": now + 600, "iat": now}, self.cognito.pool.keys.id_key)
+        token = encode_jwt(
+            {
+                "sub": identity.identity_id,
+                "aud": pool.identity_pool_id,
+                "amr": amr,
+                "iss": "https://cognito-identity.amazonaws.com",
+                "exp": now + 600,
+                "iat": now,
+            },
+            self.cognito.pool.keys.id_key,
+        )
         return {"IdentityId": identity.identity_id, "Token": token}
 
 
 def _matches(claim: Any, match_type: str, value: str) -> bool:
-    values = [str(v) for v in claim] if isinstance(claim, list) else (
-        [] if claim is None else [str(claim)])
+    values = (
+        [str(v) for v in claim]
+        if isinstance(claim, list)
+        else ([] if claim is None else [str(claim)])
+    )
     if match_type == "Equals":
         return value in values
     if match_type == "Contains":

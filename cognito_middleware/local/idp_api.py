@@ -46,15 +46,42 @@ RESET_CODE_LIFETIME = 3600
 _WRONG = "Incorrect username or password."
 _SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 _STANDARD_ATTRIBUTES = {
-    "address", "birthdate", "email", "email_verified", "family_name", "gender", "given_name",
-    "locale", "middle_name", "name", "nickname", "phone_number", "phone_number_verified",
-    "picture", "preferred_username", "profile", "sub", "updated_at", "website", "zoneinfo",
+    "address",
+    "birthdate",
+    "email",
+    "email_verified",
+    "family_name",
+    "gender",
+    "given_name",
+    "locale",
+    "middle_name",
+    "name",
+    "nickname",
+    "phone_number",
+    "phone_number_verified",
+    "picture",
+    "preferred_username",
+    "profile",
+    "sub",
+    "updated_at",
+    "website",
+    "zoneinfo",
 }
 _FILTER = re.compile(r'^\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 # Cognito's pattern is [\p{L}\p{M}\p{S}\p{N}\p{P}]+: letters, marks, symbols, digits, punctuation.
 _USERNAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")
-_FILTERABLE = {"username", "email", "phone_number", "name", "given_name", "family_name",
-               "preferred_username", "cognito:user_status", "status", "sub"}
+_FILTERABLE = {
+    "username",
+    "email",
+    "phone_number",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "cognito:user_status",
+    "status",
+    "sub",
+}
 
 
 class IdpError(Exception):
@@ -102,9 +129,11 @@ class _Challenge:
 
 
 def _null(member: str) -> IdpError:
-    return IdpError("InvalidParameterException",
-                    f"1 validation error detected: Value null at '{member}' failed to satisfy "
-                    "constraint: Member must not be null")
+    return IdpError(
+        "InvalidParameterException",
+        f"1 validation error detected: Value null at '{member}' failed to satisfy "
+        "constraint: Member must not be null",
+    )
 
 
 def _req(body: dict[str, Any], key: str) -> str:
@@ -141,15 +170,18 @@ def _attributes(body: dict[str, Any], key: str) -> dict[str, str]:
 def _limit(body: dict[str, Any], key: str, default: int, maximum: int) -> int:
     value = body.get(key, default)
     if not isinstance(value, int) or not 0 <= value <= maximum:
-        raise IdpError("InvalidParameterException",
-                       f"1 validation error detected: Value '{value}' at '{key[0].lower()}"
-                       f"{key[1:]}' failed to satisfy constraint: Member must have value less "
-                       f"than or equal to {maximum}")
+        raise IdpError(
+            "InvalidParameterException",
+            f"1 validation error detected: Value '{value}' at '{key[0].lower()}"
+            f"{key[1:]}' failed to satisfy constraint: Member must have value less "
+            f"than or equal to {maximum}",
+        )
     return value or default
 
 
-def _page(items: Sequence[Any], body: dict[str, Any], token_key: str, limit: int
-          ) -> tuple[list[Any], str | None]:
+def _page(
+    items: Sequence[Any], body: dict[str, Any], token_key: str, limit: int
+) -> tuple[list[Any], str | None]:
     token = body.get(token_key)
     start = 0
     if token is not None:
@@ -159,7 +191,7 @@ def _page(items: Sequence[Any], body: dict[str, Any], token_key: str, limit: int
             start = -1
         if start < 0:
             raise IdpError("InvalidParameterException", "Invalid pagination token.")
-    chunk = list(items[start:start + limit])
+    chunk = list(items[start : start + limit])
     more = start + limit < len(items)
     return chunk, base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None
 
@@ -173,7 +205,7 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
 def _mask(medium: str, destination: str) -> str:
     if medium == "EMAIL" and "@" in destination:
         local, domain = destination.split("@", 1)
-        tld = domain[domain.rfind("."):] if "." in domain else ""
+        tld = domain[domain.rfind(".") :] if "." in domain else ""
         return f"{local[:1]}***@{domain[:1]}***{tld}"
     return "+" + "*" * max(len(destination) - 5, 0) + destination[-4:]
 
@@ -204,7 +236,7 @@ class UserPoolApi:
     async def handle(self, request: Request) -> Response:
         """Answer one JSON 1.1 call."""
         target = request.headers.get("x-amz-target", "")
-        operation = target[len(IDP_TARGET_PREFIX):] if target.startswith(IDP_TARGET_PREFIX) else ""
+        operation = target[len(IDP_TARGET_PREFIX) :] if target.startswith(IDP_TARGET_PREFIX) else ""
         handler = self.operations.get(operation)
         if handler is None:
             return identity_error("UnknownOperationException", "")
@@ -218,8 +250,11 @@ class UserPoolApi:
             result = handler(body)
         except IdpError as exc:
             return identity_error(exc.error_type, exc.message, exc.status)
-        return Response(json.dumps(result), media_type=CONTENT_TYPE,
-                        headers={"x-amzn-requestid": str(uuid.uuid4())})
+        return Response(
+            json.dumps(result),
+            media_type=CONTENT_TYPE,
+            headers={"x-amzn-requestid": str(uuid.uuid4())},
+        )
 
     # Lookups -----------------------------------------------------------------------------
 
@@ -232,8 +267,9 @@ class UserPoolApi:
         client_id = _req(body, "ClientId")
         client = self.pool.clients.get(client_id)
         if client is None:
-            raise IdpError("ResourceNotFoundException", f"User pool client {client_id} does not "
-                           "exist.")
+            raise IdpError(
+                "ResourceNotFoundException", f"User pool client {client_id} does not exist."
+            )
         return client
 
     def _user(self, username: str) -> User:
@@ -256,8 +292,11 @@ class UserPoolApi:
         """The user of a valid access token with the admin scope, as Cognito's APIs check it."""
         token = _req(body, "AccessToken")
         claims = decode_jwt(token, self.pool.keys)
-        if (claims is None or claims.get("token_use") != "access"
-                or claims.get("iss") != self.cognito.issuer):
+        if (
+            claims is None
+            or claims.get("token_use") != "access"
+            or claims.get("iss") != self.cognito.issuer
+        ):
             raise IdpError("NotAuthorizedException", "Invalid Access Token")
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= self.pool.now():
@@ -277,14 +316,18 @@ class UserPoolApi:
         if client.client_secret is None:
             return
         if not given:
-            raise IdpError("NotAuthorizedException", f"Client {client.client_id} is configured "
-                           "with secret but SECRET_HASH was not received")
+            raise IdpError(
+                "NotAuthorizedException",
+                f"Client {client.client_id} is configured "
+                "with secret but SECRET_HASH was not received",
+            )
         for name in names:
             expected = secret_hash(name, client.client_id, client.client_secret)
             if secrets.compare_digest(expected.encode(), given.encode()):
                 return
-        raise IdpError("NotAuthorizedException",
-                       f"Unable to verify secret hash for client {client.client_id}")
+        raise IdpError(
+            "NotAuthorizedException", f"Unable to verify secret hash for client {client.client_id}"
+        )
 
     # Representations ---------------------------------------------------------------------
 
@@ -301,15 +344,23 @@ class UserPoolApi:
         return [{"Name": name, "Value": values[name]} for name in names]
 
     def _user_type(self, user: User, only: Sequence[str] | None = None) -> dict[str, Any]:
-        return {"Username": user.username, "Attributes": self._attribute_list(user, only),
-                "UserCreateDate": user.created, "UserLastModifiedDate": user.modified,
-                "Enabled": user.enabled, "UserStatus": self._status(user)}
+        return {
+            "Username": user.username,
+            "Attributes": self._attribute_list(user, only),
+            "UserCreateDate": user.created,
+            "UserLastModifiedDate": user.modified,
+            "Enabled": user.enabled,
+            "UserStatus": self._status(user),
+        }
 
     def _group_type(self, group: Group) -> dict[str, Any]:
-        out: dict[str, Any] = {"GroupName": group.name, "UserPoolId": self.pool.pool_id,
-                               "Description": group.description,
-                               "LastModifiedDate": group.modified,
-                               "CreationDate": group.created}
+        out: dict[str, Any] = {
+            "GroupName": group.name,
+            "UserPoolId": self.pool.pool_id,
+            "Description": group.description,
+            "LastModifiedDate": group.modified,
+            "CreationDate": group.created,
+        }
         if group.role_arn:
             out["RoleArn"] = group.role_arn
         if group.precedence is not None:
@@ -319,21 +370,29 @@ class UserPoolApi:
     def _client_type(self, client: ClientSeed) -> dict[str, Any]:
         created, modified = self.client_dates.get(client.client_id, (self.created, self.created))
         out: dict[str, Any] = {
-            "UserPoolId": self.pool.pool_id, "ClientName": client.client_name,
-            "ClientId": client.client_id, "LastModifiedDate": modified, "CreationDate": created,
+            "UserPoolId": self.pool.pool_id,
+            "ClientName": client.client_name,
+            "ClientId": client.client_id,
+            "LastModifiedDate": modified,
+            "CreationDate": created,
             "RefreshTokenValidity": client.refresh_token_validity,
             "AccessTokenValidity": client.access_token_validity,
             "IdTokenValidity": client.id_token_validity,
-            "TokenValidityUnits": {"AccessToken": "seconds", "IdToken": "seconds",
-                                   "RefreshToken": "seconds"},
+            "TokenValidityUnits": {
+                "AccessToken": "seconds",
+                "IdToken": "seconds",
+                "RefreshToken": "seconds",
+            },
             "ExplicitAuthFlows": list(client.explicit_auth_flows),
             "SupportedIdentityProviders": list(client.identity_providers),
-            "CallbackURLs": list(client.callback_urls), "LogoutURLs": list(client.logout_urls),
+            "CallbackURLs": list(client.callback_urls),
+            "LogoutURLs": list(client.logout_urls),
             "AllowedOAuthFlows": list(client.allowed_oauth_flows),
             "AllowedOAuthScopes": list(client.allowed_scopes),
             "AllowedOAuthFlowsUserPoolClient": bool(client.allowed_oauth_flows),
-            "PreventUserExistenceErrors":
-                "ENABLED" if client.prevent_user_existence_errors else "LEGACY",
+            "PreventUserExistenceErrors": "ENABLED"
+            if client.prevent_user_existence_errors
+            else "LEGACY",
             "EnableTokenRevocation": client.enable_token_revocation,
             "AuthSessionValidity": CHALLENGE_LIFETIME // 60,
         }
@@ -343,10 +402,14 @@ class UserPoolApi:
 
     def _pool_policy(self) -> dict[str, Any]:
         p = self.policy
-        return {"MinimumLength": p.minimum_length, "RequireUppercase": p.require_uppercase,
-                "RequireLowercase": p.require_lowercase, "RequireNumbers": p.require_numbers,
-                "RequireSymbols": p.require_symbols,
-                "TemporaryPasswordValidityDays": p.temporary_password_validity_days}
+        return {
+            "MinimumLength": p.minimum_length,
+            "RequireUppercase": p.require_uppercase,
+            "RequireLowercase": p.require_lowercase,
+            "RequireNumbers": p.require_numbers,
+            "RequireSymbols": p.require_symbols,
+            "TemporaryPasswordValidityDays": p.temporary_password_validity_days,
+        }
 
     # Rules -------------------------------------------------------------------------------
 
@@ -355,28 +418,39 @@ class UserPoolApi:
         p = self.policy
         problems = [
             (len(password) < p.minimum_length, "Password not long enough"),
-            (p.require_lowercase and not any(c.islower() for c in password),
-             "Password must have lowercase characters"),
-            (p.require_uppercase and not any(c.isupper() for c in password),
-             "Password must have uppercase characters"),
-            (p.require_numbers and not any(c.isdigit() for c in password),
-             "Password must have numeric characters"),
-            (p.require_symbols and not any(c in _SYMBOLS for c in password.strip()),
-             "Password must have symbol characters"),
+            (
+                p.require_lowercase and not any(c.islower() for c in password),
+                "Password must have lowercase characters",
+            ),
+            (
+                p.require_uppercase and not any(c.isupper() for c in password),
+                "Password must have uppercase characters",
+            ),
+            (
+                p.require_numbers and not any(c.isdigit() for c in password),
+                "Password must have numeric characters",
+            ),
+            (
+                p.require_symbols and not any(c in _SYMBOLS for c in password.strip()),
+                "Password must have symbol characters",
+            ),
         ]
         for failed, message in problems:
             if failed:
-                raise IdpError("InvalidPasswordException",
-                               f"Password did not conform with policy: {message}")
+                raise IdpError(
+                    "InvalidPasswordException", f"Password did not conform with policy: {message}"
+                )
         if password != password.strip():
-            raise IdpError("InvalidParameterException", "Password must not begin or end with a "
-                           "space")
+            raise IdpError(
+                "InvalidParameterException", "Password must not begin or end with a space"
+            )
 
     def _temporary_password(self) -> str:
         alphabet = string.ascii_letters + string.digits
         while True:
-            word = "".join(secrets.choice(alphabet) for _ in range(max(self.policy.minimum_length,
-                                                                       10)))
+            word = "".join(
+                secrets.choice(alphabet) for _ in range(max(self.policy.minimum_length, 10))
+            )
             candidate = word + secrets.choice("!#%&*+-=?@^_")
             try:
                 self.check_password_policy(candidate)
@@ -387,31 +461,43 @@ class UserPoolApi:
     def _check_username(self, username: str) -> None:
         aliases = self.pool.alias_attributes
         if "email" in aliases and "@" in username:
-            raise IdpError("InvalidParameterException", "Username cannot be of email format, "
-                           "since user pool is configured for email alias.")
+            raise IdpError(
+                "InvalidParameterException",
+                "Username cannot be of email format, "
+                "since user pool is configured for email alias.",
+            )
         if "phone_number" in aliases and re.fullmatch(r"\+\d+", username):
-            raise IdpError("InvalidParameterException", "Username cannot be of phone format, "
-                           "since user pool is configured for phone_number alias.")
+            raise IdpError(
+                "InvalidParameterException",
+                "Username cannot be of phone format, "
+                "since user pool is configured for phone_number alias.",
+            )
         if not _USERNAME.match(username):
-            raise IdpError("InvalidParameterException",
-                           "1 validation error detected: Value at 'username' failed to satisfy "
-                           "constraint: Member must satisfy regular expression pattern: "
-                           "[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+")
+            raise IdpError(
+                "InvalidParameterException",
+                "1 validation error detected: Value at 'username' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: "
+                "[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+",
+            )
 
     def _check_attributes(self, attributes: dict[str, str], *, new: bool) -> None:
         for name in attributes:
             if name == "sub":
-                raise IdpError("InvalidParameterException",
-                               "Cannot modify the non-mutable attribute sub")
+                raise IdpError(
+                    "InvalidParameterException", "Cannot modify the non-mutable attribute sub"
+                )
             if name not in _STANDARD_ATTRIBUTES and not name.startswith(("custom:", "dev:")):
-                raise IdpError("InvalidParameterException",
-                               f"Attribute does not exist in the schema: {name}")
+                raise IdpError(
+                    "InvalidParameterException", f"Attribute does not exist in the schema: {name}"
+                )
         if new:
             for name in self.pool.required_attributes:
                 if not attributes.get(name):
-                    raise IdpError("InvalidParameterException",
-                                   f"Attributes did not conform to the schema: {name}: The "
-                                   "attribute is required")
+                    raise IdpError(
+                        "InvalidParameterException",
+                        f"Attributes did not conform to the schema: {name}: The "
+                        "attribute is required",
+                    )
 
     def _claim_aliases(self, user: User, attributes: dict[str, str], force: bool) -> None:
         """Refuse (or, with ``force``, take over) aliases another user already holds."""
@@ -427,62 +513,79 @@ class UserPoolApi:
                 with self.pool.lock:
                     holder.attributes[f"{attr}_verified"] = "false"
                 continue
-            raise IdpError("AliasExistsException",
-                           f"An account with the given {attr} already exists.")
+            raise IdpError(
+                "AliasExistsException", f"An account with the given {attr} already exists."
+            )
 
-    def _apply_attributes(self, user: User, changes: dict[str, str], force: bool = False
-                          ) -> None:
-        for flag, attr in (("email_verified", "email"), ("phone_number_verified",
-                                                         "phone_number")):
-            if (attr in changes and changes[attr] != user.attributes.get(attr)
-                    and flag not in changes):
+    def _apply_attributes(self, user: User, changes: dict[str, str], force: bool = False) -> None:
+        for flag, attr in (("email_verified", "email"), ("phone_number_verified", "phone_number")):
+            if (
+                attr in changes
+                and changes[attr] != user.attributes.get(attr)
+                and flag not in changes
+            ):
                 changes = {**changes, flag: "false"}
         self._claim_aliases(user, {**user.attributes, **changes}, force)
         with self.pool.lock:
             user.attributes.update(changes)
             user.modified = self.cognito.now()
 
-    def _delivery(self, user: User, prefer_verified: bool = False
-                  ) -> tuple[str, str, str] | None:
+    def _delivery(self, user: User, prefer_verified: bool = False) -> tuple[str, str, str] | None:
         """(medium, attribute, destination) where the user's codes go."""
         attrs = user.attributes
-        for attr, medium, flag in (("email", "EMAIL", "email_verified"),
-                                   ("phone_number", "SMS", "phone_number_verified")):
+        for attr, medium, flag in (
+            ("email", "EMAIL", "email_verified"),
+            ("phone_number", "SMS", "phone_number_verified"),
+        ):
             if attrs.get(attr) and (not prefer_verified or attrs.get(flag) == "true"):
                 return medium, attr, attrs[attr]
         return None
 
-    def _send_code(self, kind: str, user: User, lifetime: float,
-                   delivery: tuple[str, str, str] | None) -> dict[str, str]:
+    def _send_code(
+        self, kind: str, user: User, lifetime: float, delivery: tuple[str, str, str] | None
+    ) -> dict[str, str]:
         code = f"{secrets.randbelow(1_000_000):06d}"
         medium, attribute, destination = delivery or (None, None, None)
         with self.lock:
-            purpose = "verify:" + (attribute or "") if kind == "VERIFY_ATTRIBUTE" else (
-                "reset" if kind == "FORGOT_PASSWORD" else "confirm")
+            purpose = (
+                "verify:" + (attribute or "")
+                if kind == "VERIFY_ATTRIBUTE"
+                else ("reset" if kind == "FORGOT_PASSWORD" else "confirm")
+            )
             self.codes[(user.username.lower(), purpose)] = _Code(
-                code, self.cognito.now() + lifetime, attribute)
-            self.outbox.append(OutboxMessage(kind, user.username, destination, medium,
-                                             attribute, code=code))
+                code, self.cognito.now() + lifetime, attribute
+            )
+            self.outbox.append(
+                OutboxMessage(kind, user.username, destination, medium, attribute, code=code)
+            )
         if delivery is None:
             return {}
-        return {"Destination": _mask(delivery[0], delivery[2]), "DeliveryMedium": delivery[0],
-                "AttributeName": delivery[1]}
+        return {
+            "Destination": _mask(delivery[0], delivery[2]),
+            "DeliveryMedium": delivery[0],
+            "AttributeName": delivery[1],
+        }
 
     def _use_code(self, user: User, purpose: str, code: str) -> None:
         with self.lock:
             record = self.codes.get((user.username.lower(), purpose))
             if record is None or not secrets.compare_digest(record.code.encode(), code.encode()):
-                raise IdpError("CodeMismatchException",
-                               "Invalid verification code provided, please try again.")
+                raise IdpError(
+                    "CodeMismatchException", "Invalid verification code provided, please try again."
+                )
             if record.expires_at <= self.cognito.now():
-                raise IdpError("ExpiredCodeException",
-                               "Invalid code provided, please request a code again.")
+                raise IdpError(
+                    "ExpiredCodeException", "Invalid code provided, please request a code again."
+                )
             del self.codes[(user.username.lower(), purpose)]
 
     def _sign_out(self, user: User) -> None:
         with self.pool.lock:
-            origins = {r.origin_jti for r in self.pool.refresh_tokens.values()
-                       if r.username.lower() == user.username.lower()}
+            origins = {
+                r.origin_jti
+                for r in self.pool.refresh_tokens.values()
+                if r.username.lower() == user.username.lower()
+            }
         for origin in origins:
             self.pool.revoke_family(origin)
 
@@ -497,33 +600,55 @@ class UserPoolApi:
     def op_describe_user_pool(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check_pool(body)
         pool = self.pool
-        return {"UserPool": {
-            "Id": pool.pool_id, "Name": self.pool_name,
-            "Arn": f"arn:aws:cognito-idp:{self.cognito.region}:000000000000:userpool/"
-                   f"{pool.pool_id}",
-            "Policies": {"PasswordPolicy": self._pool_policy()}, "LambdaConfig": {},
-            "LastModifiedDate": self.created, "CreationDate": self.created,
-            "SchemaAttributes": [
-                {"Name": name, "AttributeDataType": "String", "Mutable": name != "sub",
-                 "Required": name in pool.required_attributes or name == "sub"}
-                for name in sorted(_STANDARD_ATTRIBUTES)],
-            "AutoVerifiedAttributes": ["email"], "MfaConfiguration": "OFF",
-            **({"AliasAttributes": list(pool.alias_attributes)} if pool.alias_attributes
-               else {}),
-            "EstimatedNumberOfUsers": len(pool.users),
-            "AdminCreateUserConfig": {
-                "AllowAdminCreateUserOnly": False,
-                "UnusedAccountValidityDays": self.policy.temporary_password_validity_days},
-            "UsernameConfiguration": {"CaseSensitive": False},
-            "DeletionProtection": "INACTIVE",
-        }}
+        return {
+            "UserPool": {
+                "Id": pool.pool_id,
+                "Name": self.pool_name,
+                "Arn": f"arn:aws:cognito-idp:{self.cognito.region}:000000000000:userpool/"
+                f"{pool.pool_id}",
+                "Policies": {"PasswordPolicy": self._pool_policy()},
+                "LambdaConfig": {},
+                "LastModifiedDate": self.created,
+                "CreationDate": self.created,
+                "SchemaAttributes": [
+                    {
+                        "Name": name,
+                        "AttributeDataType": "String",
+                        "Mutable": name != "sub",
+                        "Required": name in pool.required_attributes or name == "sub",
+                    }
+                    for name in sorted(_STANDARD_ATTRIBUTES)
+                ],
+                "AutoVerifiedAttributes": ["email"],
+                "MfaConfiguration": "OFF",
+                **(
+                    {"AliasAttributes": list(pool.alias_attributes)}
+                    if pool.alias_attributes
+                    else {}
+                ),
+                "EstimatedNumberOfUsers": len(pool.users),
+                "AdminCreateUserConfig": {
+                    "AllowAdminCreateUserOnly": False,
+                    "UnusedAccountValidityDays": self.policy.temporary_password_validity_days,
+                },
+                "UsernameConfiguration": {"CaseSensitive": False},
+                "DeletionProtection": "INACTIVE",
+            }
+        }
 
     def op_list_user_pools(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("MaxResults") is None:
             raise _null("maxResults")
         limit = _limit(body, "MaxResults", 60, 60)
-        pools = [{"Id": self.pool.pool_id, "Name": self.pool_name, "LambdaConfig": {},
-                  "LastModifiedDate": self.created, "CreationDate": self.created}]
+        pools = [
+            {
+                "Id": self.pool.pool_id,
+                "Name": self.pool_name,
+                "LambdaConfig": {},
+                "LastModifiedDate": self.created,
+                "CreationDate": self.created,
+            }
+        ]
         chunk, token = _page(pools, body, "NextToken", limit)
         out: dict[str, Any] = {"UserPools": chunk}
         if token:
@@ -537,8 +662,10 @@ class UserPoolApi:
     def op_list_user_pool_clients(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check_pool(body)
         limit = _limit(body, "MaxResults", 60, 60)
-        clients = [{"ClientId": c.client_id, "UserPoolId": self.pool.pool_id,
-                    "ClientName": c.client_name} for c in self.pool.clients.values()]
+        clients = [
+            {"ClientId": c.client_id, "UserPoolId": self.pool.pool_id, "ClientName": c.client_name}
+            for c in self.pool.clients.values()
+        ]
         chunk, token = _page(clients, body, "NextToken", limit)
         out: dict[str, Any] = {"UserPoolClients": chunk}
         if token:
@@ -548,17 +675,21 @@ class UserPoolApi:
     def op_create_user_pool_client(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check_pool(body)
         name = _req(body, "ClientName")
-        flows = body.get("ExplicitAuthFlows") or ["ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH",
-                                                  "ALLOW_REFRESH_TOKEN_AUTH"]
+        flows = body.get("ExplicitAuthFlows") or [
+            "ALLOW_USER_SRP_AUTH",
+            "ALLOW_CUSTOM_AUTH",
+            "ALLOW_REFRESH_TOKEN_AUTH",
+        ]
         bad = [f for f in flows if f not in AUTH_FLOWS]
         if bad:
             raise IdpError("InvalidParameterException", f"Invalid ExplicitAuthFlows: {bad[0]}")
         providers = list(body.get("SupportedIdentityProviders") or [])
         for provider in providers:
             if provider != "COGNITO" and provider not in self.pool.providers:
-                raise IdpError("InvalidParameterException",
-                               f"The provider {provider} does not exist for User Pool "
-                               f"{self.pool.pool_id}")
+                raise IdpError(
+                    "InvalidParameterException",
+                    f"The provider {provider} does not exist for User Pool {self.pool.pool_id}",
+                )
         oauth_flows = list(body.get("AllowedOAuthFlows") or [])
         if set(oauth_flows) - {"code", "implicit", "client_credentials"}:
             raise IdpError("InvalidParameterException", "Invalid AllowedOAuthFlows")
@@ -572,10 +703,14 @@ class UserPoolApi:
             return int(value) * factor.get(units.get(unit_key, default_unit), 1)
 
         client = ClientSeed(
-            client_id="".join(secrets.choice(string.ascii_lowercase + string.digits)
-                              for _ in range(26)),
-            client_secret=(secrets.token_urlsafe(39)[:52].replace("-", "a").replace("_", "b")
-                           if body.get("GenerateSecret") else None),
+            client_id="".join(
+                secrets.choice(string.ascii_lowercase + string.digits) for _ in range(26)
+            ),
+            client_secret=(
+                secrets.token_urlsafe(39)[:52].replace("-", "a").replace("_", "b")
+                if body.get("GenerateSecret")
+                else None
+            ),
             client_name=name,
             callback_urls=list(body.get("CallbackURLs") or []),
             logout_urls=list(body.get("LogoutURLs") or []),
@@ -584,8 +719,9 @@ class UserPoolApi:
             identity_providers=providers,
             id_token_validity=validity("IdTokenValidity", "IdToken", "hours", 3600),
             access_token_validity=validity("AccessTokenValidity", "AccessToken", "hours", 3600),
-            refresh_token_validity=validity("RefreshTokenValidity", "RefreshToken", "days",
-                                            30 * 86400),
+            refresh_token_validity=validity(
+                "RefreshTokenValidity", "RefreshToken", "days", 30 * 86400
+            ),
             enable_token_revocation=bool(body.get("EnableTokenRevocation", True)),
             explicit_auth_flows=list(flows),
             prevent_user_existence_errors=body.get("PreventUserExistenceErrors") == "ENABLED",
@@ -615,9 +751,10 @@ class UserPoolApi:
             if existing is None:
                 raise IdpError("UserNotFoundException", "User does not exist.")
             if existing.status != "FORCE_CHANGE_PASSWORD":
-                raise IdpError("UnsupportedUserStateException",
-                               "Resend not possible. " + username + " status is not "
-                               "FORCE_CHANGE_PASSWORD")
+                raise IdpError(
+                    "UnsupportedUserStateException",
+                    "Resend not possible. " + username + " status is not FORCE_CHANGE_PASSWORD",
+                )
             self._set_password(existing, temporary, "FORCE_CHANGE_PASSWORD")
             with self.pool.lock:
                 existing.created = self.cognito.now()
@@ -628,9 +765,15 @@ class UserPoolApi:
             self._check_username(username)
             self._check_attributes(attributes, new=True)
             now = self.cognito.now()
-            user = User(username=username, password=temporary, sub=str(uuid.uuid4()),
-                        attributes={}, status="FORCE_CHANGE_PASSWORD", created=now,
-                        modified=now)
+            user = User(
+                username=username,
+                password=temporary,
+                sub=str(uuid.uuid4()),
+                attributes={},
+                status="FORCE_CHANGE_PASSWORD",
+                created=now,
+                modified=now,
+            )
             self._claim_aliases(user, attributes, bool(body.get("ForceAliasCreation")))
             user.attributes.update(attributes)
             with self.pool.lock:
@@ -643,17 +786,28 @@ class UserPoolApi:
                     delivery = (medium, attr, user.attributes[attr])
                     break
             with self.lock:
-                self.outbox.append(OutboxMessage(
-                    "INVITATION", user.username, delivery[2] if delivery else None,
-                    delivery[0] if delivery else None, delivery[1] if delivery else None,
-                    temporary_password=temporary))
+                self.outbox.append(
+                    OutboxMessage(
+                        "INVITATION",
+                        user.username,
+                        delivery[2] if delivery else None,
+                        delivery[0] if delivery else None,
+                        delivery[1] if delivery else None,
+                        temporary_password=temporary,
+                    )
+                )
         return {"User": self._user_type(user)}
 
     def op_admin_get_user(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self._admin_user(body)
-        return {"Username": user.username, "UserAttributes": self._attribute_list(user),
-                "UserCreateDate": user.created, "UserLastModifiedDate": user.modified,
-                "Enabled": user.enabled, "UserStatus": self._status(user)}
+        return {
+            "Username": user.username,
+            "UserAttributes": self._attribute_list(user),
+            "UserCreateDate": user.created,
+            "UserLastModifiedDate": user.modified,
+            "Enabled": user.enabled,
+            "UserStatus": self._status(user),
+        }
 
     def op_list_users(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check_pool(body)
@@ -668,10 +822,12 @@ class UserPoolApi:
             name, operator, raw = match.groups()
             value = re.sub(r"\\(.)", r"\1", raw)
             if name not in _FILTERABLE:
-                raise IdpError("InvalidParameterException",
-                               f"Invalid search attribute: {name}")
-            users = [u for u in users if _filter_match(self._filter_value(u, name), operator,
-                                                       value, name == "username")]
+                raise IdpError("InvalidParameterException", f"Invalid search attribute: {name}")
+            users = [
+                u
+                for u in users
+                if _filter_match(self._filter_value(u, name), operator, value, name == "username")
+            ]
         chunk, token = _page(users, body, "PaginationToken", limit)
         out: dict[str, Any] = {"Users": [self._user_type(u, only) for u in chunk]}
         if token:
@@ -703,12 +859,14 @@ class UserPoolApi:
             raise _null("userAttributeNames")
         for name in names:
             if name == "sub":
-                raise IdpError("InvalidParameterException",
-                               "Cannot modify the non-mutable attribute sub")
+                raise IdpError(
+                    "InvalidParameterException", "Cannot modify the non-mutable attribute sub"
+                )
             if name in self.pool.required_attributes:
-                raise IdpError("InvalidParameterException",
-                               f"Attributes did not conform to the schema: {name}: The "
-                               "attribute is required")
+                raise IdpError(
+                    "InvalidParameterException",
+                    f"Attributes did not conform to the schema: {name}: The attribute is required",
+                )
         with self.pool.lock:
             for name in names:
                 user.attributes.pop(name, None)
@@ -730,8 +888,11 @@ class UserPoolApi:
         user = self._admin_user(body)
         delivery = self._delivery(user, prefer_verified=True)
         if delivery is None:
-            raise IdpError("InvalidParameterException", "Cannot reset password for the user as "
-                           "there is no registered/verified email or phone_number")
+            raise IdpError(
+                "InvalidParameterException",
+                "Cannot reset password for the user as "
+                "there is no registered/verified email or phone_number",
+            )
         with self.pool.lock:
             user.status = "RESET_REQUIRED"
             user.modified = self.cognito.now()
@@ -794,8 +955,10 @@ class UserPoolApi:
         self._check_pool(body)
         group = self._group(_req(body, "GroupName"))
         limit = _limit(body, "Limit", 60, 60)
-        users = sorted((u for u in self.pool.users.values() if group.name in u.groups),
-                       key=lambda u: u.username.lower())
+        users = sorted(
+            (u for u in self.pool.users.values() if group.name in u.groups),
+            key=lambda u: u.username.lower(),
+        )
         chunk, token = _page(users, body, "NextToken", limit)
         out: dict[str, Any] = {"Users": [self._user_type(u) for u in chunk]}
         if token:
@@ -813,14 +976,19 @@ class UserPoolApi:
         name = _req(body, "GroupName")
         precedence = body.get("Precedence")
         if precedence is not None and (not isinstance(precedence, int) or precedence < 0):
-            raise IdpError("InvalidParameterException", "Precedence must be a non-negative "
-                           "integer")
+            raise IdpError("InvalidParameterException", "Precedence must be a non-negative integer")
         with self.pool.lock:
             if name in self.pool.groups:
                 raise IdpError("GroupExistsException", "A group with the name already exists.")
             now = self.cognito.now()
-            group = Group(name, precedence, _opt_str(body, "RoleArn"),
-                          _opt_str(body, "Description") or "", now, now)
+            group = Group(
+                name,
+                precedence,
+                _opt_str(body, "RoleArn"),
+                _opt_str(body, "Description") or "",
+                now,
+                now,
+            )
             self.pool.groups[name] = group
         return {"Group": self._group_type(group)}
 
@@ -851,20 +1019,24 @@ class UserPoolApi:
     # Authentication ----------------------------------------------------------------------
 
     def _flow_allowed(self, client: ClientSeed, flow: str) -> None:
-        allowed = {"USER_PASSWORD_AUTH": "ALLOW_USER_PASSWORD_AUTH",
-                   "ADMIN_USER_PASSWORD_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-                   "ADMIN_NO_SRP_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-                   "USER_SRP_AUTH": "ALLOW_USER_SRP_AUTH",
-                   "REFRESH_TOKEN_AUTH": "ALLOW_REFRESH_TOKEN_AUTH",
-                   "REFRESH_TOKEN": "ALLOW_REFRESH_TOKEN_AUTH"}.get(flow)
+        allowed = {
+            "USER_PASSWORD_AUTH": "ALLOW_USER_PASSWORD_AUTH",
+            "ADMIN_USER_PASSWORD_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            "ADMIN_NO_SRP_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            "USER_SRP_AUTH": "ALLOW_USER_SRP_AUTH",
+            "REFRESH_TOKEN_AUTH": "ALLOW_REFRESH_TOKEN_AUTH",
+            "REFRESH_TOKEN": "ALLOW_REFRESH_TOKEN_AUTH",
+        }.get(flow)
         if allowed is None:
-            raise IdpError("InvalidParameterException", f"Unsupported AuthFlow: {flow}"
-                           if flow in ("CUSTOM_AUTH", "USER_AUTH") else
-                           f"1 validation error detected: Value '{flow}' at 'authFlow' failed "
-                           "to satisfy constraint: Member must satisfy enum value set")
+            raise IdpError(
+                "InvalidParameterException",
+                f"Unsupported AuthFlow: {flow}"
+                if flow in ("CUSTOM_AUTH", "USER_AUTH")
+                else f"1 validation error detected: Value '{flow}' at 'authFlow' failed "
+                "to satisfy constraint: Member must satisfy enum value set",
+            )
         if allowed not in client.explicit_auth_flows:
-            raise IdpError("InvalidParameterException", f"{flow} flow not enabled for this "
-                           "client")
+            raise IdpError("InvalidParameterException", f"{flow} flow not enabled for this client")
 
     def _auth_user(self, client: ClientSeed, username: str) -> User:
         user = self.pool.resolve(username)
@@ -881,42 +1053,61 @@ class UserPoolApi:
         if user.status == "UNCONFIRMED":
             raise IdpError("UserNotConfirmedException", "User is not confirmed.")
         if user.status == "RESET_REQUIRED":
-            raise IdpError("PasswordResetRequiredException", "Password reset required for the "
-                           "user")
+            raise IdpError("PasswordResetRequiredException", "Password reset required for the user")
         if user.status == "FORCE_CHANGE_PASSWORD":
             validity = self.policy.temporary_password_validity_days * 86400
             if user.created + validity <= self.cognito.now():
-                raise IdpError("NotAuthorizedException", "Temporary password has expired and "
-                               "must be reset by an administrator.")
+                raise IdpError(
+                    "NotAuthorizedException",
+                    "Temporary password has expired and must be reset by an administrator.",
+                )
             session = self._new_challenge("NEW_PASSWORD_REQUIRED", user, client)
-            attributes = {k: v for k, v in user.attributes.items()
-                          if k not in ("email_verified", "phone_number_verified")}
-            return {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": session,
-                    "ChallengeParameters": {
-                        "USER_ID_FOR_SRP": user.username,
-                        "requiredAttributes": json.dumps(
-                            [f"userAttributes.{a}" for a in self.pool.required_attributes
-                             if not user.attributes.get(a)]),
-                        "userAttributes": json.dumps(attributes)}}
+            attributes = {
+                k: v
+                for k, v in user.attributes.items()
+                if k not in ("email_verified", "phone_number_verified")
+            }
+            return {
+                "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                "Session": session,
+                "ChallengeParameters": {
+                    "USER_ID_FOR_SRP": user.username,
+                    "requiredAttributes": json.dumps(
+                        [
+                            f"userAttributes.{a}"
+                            for a in self.pool.required_attributes
+                            if not user.attributes.get(a)
+                        ]
+                    ),
+                    "userAttributes": json.dumps(attributes),
+                },
+            }
         return self._tokens(client, user)
 
     def _tokens(self, client: ClientSeed, user: User) -> dict[str, Any]:
-        issued = self.pool.issue(client=client, user=user, scopes=(ADMIN_SCOPE,),
-                                 at_login=False)
-        return {"ChallengeParameters": {}, "AuthenticationResult": {
-            "AccessToken": issued["access_token"], "ExpiresIn": issued["expires_in"],
-            "TokenType": "Bearer", "RefreshToken": issued["refresh_token"],
-            "IdToken": issued["id_token"]}}
+        issued = self.pool.issue(client=client, user=user, scopes=(ADMIN_SCOPE,), at_login=False)
+        return {
+            "ChallengeParameters": {},
+            "AuthenticationResult": {
+                "AccessToken": issued["access_token"],
+                "ExpiresIn": issued["expires_in"],
+                "TokenType": "Bearer",
+                "RefreshToken": issued["refresh_token"],
+                "IdToken": issued["id_token"],
+            },
+        }
 
-    def _new_challenge(self, name: str, user: User, client: ClientSeed,
-                       challenge: srp.SRPChallenge | None = None) -> str:
+    def _new_challenge(
+        self, name: str, user: User, client: ClientSeed, challenge: srp.SRPChallenge | None = None
+    ) -> str:
         session = base64.urlsafe_b64encode(secrets.token_bytes(96)).decode().rstrip("=")
         with self.lock:
             now = self.cognito.now()
             for key in [k for k, c in self.challenges.items() if c.expires_at <= now]:
                 del self.challenges[key]
-            self.challenges[session] = _Challenge(name, user.username, client.client_id,
-                                                  now + CHALLENGE_LIFETIME, challenge)
+            self.challenges[session] = _Challenge(
+                name, user.username, client.client_id, now + CHALLENGE_LIFETIME, challenge
+            )
         return session
 
     def _password_auth(self, client: ClientSeed, params: dict[str, Any]) -> dict[str, Any]:
@@ -935,16 +1126,20 @@ class UserPoolApi:
     def _refresh_auth(self, client: ClientSeed, params: dict[str, Any]) -> dict[str, Any]:
         token = params.get("REFRESH_TOKEN")
         if not isinstance(token, str) or not token:
-            raise IdpError("InvalidParameterException",
-                           "Missing required parameter REFRESH_TOKEN")
+            raise IdpError("InvalidParameterException", "Missing required parameter REFRESH_TOKEN")
         record = self.pool.refresh_tokens.get(token)
         if record is None or record.client_id != client.client_id:
             raise IdpError("NotAuthorizedException", "Invalid Refresh Token")
         user = self.pool.user(record.username)
         if user is None:
             raise IdpError("NotAuthorizedException", "Invalid Refresh Token")
-        self._check_secret(client, params.get("SECRET_HASH"), user.username, user.sub,
-                           str(params.get("USERNAME", "")))
+        self._check_secret(
+            client,
+            params.get("SECRET_HASH"),
+            user.username,
+            user.sub,
+            str(params.get("USERNAME", "")),
+        )
         if record.revoked or record.origin_jti in self.pool.revoked_origins:
             raise IdpError("NotAuthorizedException", "Refresh Token has been revoked")
         if record.expires_at <= self.pool.now():
@@ -953,11 +1148,20 @@ class UserPoolApi:
             raise IdpError("NotAuthorizedException", "Invalid Refresh Token")
         if not user.enabled:
             raise IdpError("NotAuthorizedException", "User is disabled.")
-        issued = self.pool.issue(client=client, user=user, scopes=record.scopes,
-                                 auth_time=record.auth_time, origin_jti=record.origin_jti,
-                                 with_refresh=False, at_login=False)
-        result: dict[str, Any] = {"AccessToken": issued["access_token"],
-                                  "ExpiresIn": issued["expires_in"], "TokenType": "Bearer"}
+        issued = self.pool.issue(
+            client=client,
+            user=user,
+            scopes=record.scopes,
+            auth_time=record.auth_time,
+            origin_jti=record.origin_jti,
+            with_refresh=False,
+            at_login=False,
+        )
+        result: dict[str, Any] = {
+            "AccessToken": issued["access_token"],
+            "ExpiresIn": issued["expires_in"],
+            "TokenType": "Bearer",
+        }
         if "id_token" in issued:
             result["IdToken"] = issued["id_token"]
         return {"ChallengeParameters": {}, "AuthenticationResult": result}
@@ -971,18 +1175,29 @@ class UserPoolApi:
             raise IdpError("InvalidParameterException", "Missing required parameter SRP_A")
         user = self._auth_user(client, username)
         self._check_secret(client, params.get("SECRET_HASH"), username, user.username)
-        challenge = srp.start(self.pool_name, user.username, user.password or
-                              secrets.token_urlsafe(32), srp_a)
+        challenge = srp.start(
+            self.pool_name, user.username, user.password or secrets.token_urlsafe(32), srp_a
+        )
         if challenge is None:
             raise IdpError("InvalidParameterException", "SRP_A is not valid")
         with self.lock:
             self.challenges[challenge.secret_block] = _Challenge(
-                "PASSWORD_VERIFIER", user.username, client.client_id,
-                self.cognito.now() + CHALLENGE_LIFETIME, challenge)
-        return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": {
-            "SALT": challenge.salt_hex, "SECRET_BLOCK": challenge.secret_block,
-            "SRP_B": challenge.srp_b, "USERNAME": user.username,
-            "USER_ID_FOR_SRP": user.username}}
+                "PASSWORD_VERIFIER",
+                user.username,
+                client.client_id,
+                self.cognito.now() + CHALLENGE_LIFETIME,
+                challenge,
+            )
+        return {
+            "ChallengeName": "PASSWORD_VERIFIER",
+            "ChallengeParameters": {
+                "SALT": challenge.salt_hex,
+                "SECRET_BLOCK": challenge.secret_block,
+                "SRP_B": challenge.srp_b,
+                "USERNAME": user.username,
+                "USER_ID_FOR_SRP": user.username,
+            },
+        }
 
     def _initiate(self, body: dict[str, Any], admin: bool) -> dict[str, Any]:
         if admin:
@@ -998,8 +1213,9 @@ class UserPoolApi:
         if flow == "USER_SRP_AUTH":
             return self._srp_auth(client, params)
         if admin != flow.startswith("ADMIN_"):
-            raise IdpError("InvalidParameterException",
-                           f"Initiate Auth method not supported: {flow}")
+            raise IdpError(
+                "InvalidParameterException", f"Initiate Auth method not supported: {flow}"
+            )
         return self._password_auth(client, params)
 
     def op_initiate_auth(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -1027,44 +1243,63 @@ class UserPoolApi:
             raise IdpError("InvalidParameterException", f"Unsupported challenge: {name}")
         with self.lock:
             challenge = self.challenges.get(key)
-            if (challenge is None or challenge.name != name
-                    or challenge.client_id != client.client_id
-                    or challenge.expires_at <= self.cognito.now()):
-                raise IdpError("NotAuthorizedException",
-                               "Invalid session for the user, session is expired.")
+            if (
+                challenge is None
+                or challenge.name != name
+                or challenge.client_id != client.client_id
+                or challenge.expires_at <= self.cognito.now()
+            ):
+                raise IdpError(
+                    "NotAuthorizedException", "Invalid session for the user, session is expired."
+                )
             user = self.pool.user(challenge.username)
             if user is None or self.pool.resolve(username) is not user:
                 raise IdpError("NotAuthorizedException", _WRONG)
             if name == "PASSWORD_VERIFIER":
                 if not srp.valid_timestamp(str(responses.get("TIMESTAMP", ""))):
-                    raise IdpError("InvalidParameterException", "TIMESTAMP format should be "
-                                   "EEE MMM d HH:mm:ss z yyyy in english.")
+                    raise IdpError(
+                        "InvalidParameterException",
+                        "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
+                    )
                 del self.challenges[key]
         self._check_secret(client, responses.get("SECRET_HASH"), username, user.username)
         if name == "PASSWORD_VERIFIER":
             assert challenge.srp is not None
             timestamp = str(responses.get("TIMESTAMP", ""))
-            if not srp.verify(challenge.srp, self.pool_name, timestamp, key,
-                              str(responses.get("PASSWORD_CLAIM_SIGNATURE", ""))):
+            if not srp.verify(
+                challenge.srp,
+                self.pool_name,
+                timestamp,
+                key,
+                str(responses.get("PASSWORD_CLAIM_SIGNATURE", "")),
+            ):
                 raise IdpError("NotAuthorizedException", _WRONG)
             return self._after_password(client, user)
         new_password = responses.get("NEW_PASSWORD")
         if not isinstance(new_password, str) or not new_password:
-            raise IdpError("InvalidParameterException", "Missing required parameter "
-                           "NEW_PASSWORD")
+            raise IdpError("InvalidParameterException", "Missing required parameter NEW_PASSWORD")
         self.check_password_policy(new_password)
-        changes = {k[len("userAttributes."):]: str(v) for k, v in responses.items()
-                   if k.startswith("userAttributes.")}
+        changes = {
+            k[len("userAttributes.") :]: str(v)
+            for k, v in responses.items()
+            if k.startswith("userAttributes.")
+        }
         self._check_attributes(changes, new=False)
-        missing = [a for a in self.pool.required_attributes
-                   if not (changes.get(a) or user.attributes.get(a))]
+        missing = [
+            a
+            for a in self.pool.required_attributes
+            if not (changes.get(a) or user.attributes.get(a))
+        ]
         if missing:
-            raise IdpError("InvalidParameterException", f"Missing required parameter "
-                           f"userAttributes.{missing[0]}")
+            raise IdpError(
+                "InvalidParameterException",
+                f"Missing required parameter userAttributes.{missing[0]}",
+            )
         with self.lock:
             if self.challenges.pop(key, None) is None:
-                raise IdpError("NotAuthorizedException",
-                               "Invalid session for the user, session is expired.")
+                raise IdpError(
+                    "NotAuthorizedException", "Invalid session for the user, session is expired."
+                )
         self._apply_attributes(user, changes)
         self._set_password(user, new_password, "CONFIRMED")
         return self._after_password(client, user)
@@ -1091,8 +1326,15 @@ class UserPoolApi:
         if "email" in attributes:
             attributes.setdefault("email_verified", "false")
         now = self.cognito.now()
-        user = User(username=username, password=password, sub=str(uuid.uuid4()),
-                    attributes=attributes, status="UNCONFIRMED", created=now, modified=now)
+        user = User(
+            username=username,
+            password=password,
+            sub=str(uuid.uuid4()),
+            attributes=attributes,
+            status="UNCONFIRMED",
+            created=now,
+            modified=now,
+        )
         self._claim_aliases(user, attributes, False)
         with self.pool.lock:
             if self.pool.user(username) is not None:
@@ -1111,12 +1353,17 @@ class UserPoolApi:
         self._check_secret(client, _opt_str(body, "SecretHash"), username)
         user = self._user(username)
         if user.status != "UNCONFIRMED":
-            raise IdpError("NotAuthorizedException", "User cannot be confirmed. Current status "
-                           f"is {self._status(user)}")
+            raise IdpError(
+                "NotAuthorizedException",
+                f"User cannot be confirmed. Current status is {self._status(user)}",
+            )
         delivery = self._delivery(user)
         if delivery is not None:
-            self._claim_aliases(user, {**user.attributes, f"{delivery[1]}_verified": "true"},
-                                bool(body.get("ForceAliasCreation")))
+            self._claim_aliases(
+                user,
+                {**user.attributes, f"{delivery[1]}_verified": "true"},
+                bool(body.get("ForceAliasCreation")),
+            )
         self._use_code(user, "confirm", code)
         with self.pool.lock:
             user.status = "CONFIRMED"
@@ -1133,8 +1380,11 @@ class UserPoolApi:
         if user.status != "UNCONFIRMED":
             raise IdpError("InvalidParameterException", "User is already confirmed.")
         delivery = self._delivery(user)
-        return {"CodeDeliveryDetails": self._send_code("RESEND_CODE", user,
-                                                       SIGN_UP_CODE_LIFETIME, delivery)}
+        return {
+            "CodeDeliveryDetails": self._send_code(
+                "RESEND_CODE", user, SIGN_UP_CODE_LIFETIME, delivery
+            )
+        }
 
     def op_forgot_password(self, body: dict[str, Any]) -> dict[str, Any]:
         client = self._client(body)
@@ -1143,18 +1393,28 @@ class UserPoolApi:
         user = self.pool.resolve(username)
         if user is None or user.identities:
             if client.prevent_user_existence_errors:
-                return {"CodeDeliveryDetails": {"Destination": "u***@e***.com",
-                                                "DeliveryMedium": "EMAIL",
-                                                "AttributeName": "email"}}
+                return {
+                    "CodeDeliveryDetails": {
+                        "Destination": "u***@e***.com",
+                        "DeliveryMedium": "EMAIL",
+                        "AttributeName": "email",
+                    }
+                }
             raise IdpError("UserNotFoundException", "Username/client id combination not found.")
         if not user.enabled:
             raise IdpError("NotAuthorizedException", "User is disabled.")
         delivery = self._delivery(user, prefer_verified=True)
         if delivery is None:
-            raise IdpError("InvalidParameterException", "Cannot reset password for the user as "
-                           "there is no registered/verified email or phone_number")
-        return {"CodeDeliveryDetails": self._send_code("FORGOT_PASSWORD", user,
-                                                       RESET_CODE_LIFETIME, delivery)}
+            raise IdpError(
+                "InvalidParameterException",
+                "Cannot reset password for the user as "
+                "there is no registered/verified email or phone_number",
+            )
+        return {
+            "CodeDeliveryDetails": self._send_code(
+                "FORGOT_PASSWORD", user, RESET_CODE_LIFETIME, delivery
+            )
+        }
 
     def op_confirm_forgot_password(self, body: dict[str, Any]) -> dict[str, Any]:
         client = self._client(body)
@@ -1190,16 +1450,23 @@ class UserPoolApi:
         self._check_attributes(changes, new=False)
         for flag in ("email_verified", "phone_number_verified"):
             if flag in changes:
-                raise IdpError("InvalidParameterException",
-                               f"Cannot modify the non-mutable attribute {flag}")
-        changed = [a for a in ("email", "phone_number")
-                   if a in changes and changes[a] != user.attributes.get(a)]
+                raise IdpError(
+                    "InvalidParameterException", f"Cannot modify the non-mutable attribute {flag}"
+                )
+        changed = [
+            a
+            for a in ("email", "phone_number")
+            if a in changes and changes[a] != user.attributes.get(a)
+        ]
         self._apply_attributes(user, changes)
         details = []
         for attr in changed:
             medium = "EMAIL" if attr == "email" else "SMS"
-            details.append(self._send_code("VERIFY_ATTRIBUTE", user, SIGN_UP_CODE_LIFETIME,
-                                           (medium, attr, changes[attr])))
+            details.append(
+                self._send_code(
+                    "VERIFY_ATTRIBUTE", user, SIGN_UP_CODE_LIFETIME, (medium, attr, changes[attr])
+                )
+            )
         return {"CodeDeliveryDetailsList": details} if details else {}
 
     def op_get_user_attribute_verification_code(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -1208,9 +1475,14 @@ class UserPoolApi:
         if attr not in ("email", "phone_number") or not user.attributes.get(attr):
             raise IdpError("InvalidParameterException", f"{attr} cannot be verified")
         medium = "EMAIL" if attr == "email" else "SMS"
-        return {"CodeDeliveryDetails": self._send_code(
-            "VERIFY_ATTRIBUTE", user, SIGN_UP_CODE_LIFETIME,
-            (medium, attr, user.attributes[attr]))}
+        return {
+            "CodeDeliveryDetails": self._send_code(
+                "VERIFY_ATTRIBUTE",
+                user,
+                SIGN_UP_CODE_LIFETIME,
+                (medium, attr, user.attributes[attr]),
+            )
+        }
 
     def op_verify_user_attribute(self, body: dict[str, Any]) -> dict[str, Any]:
         user, _ = self._token_user(body)
@@ -1237,12 +1509,14 @@ class UserPoolApi:
         client = self._client(body)
         if client.client_secret is not None:
             given = _opt_str(body, "ClientSecret")
-            if not given or not secrets.compare_digest(given.encode(),
-                                                       client.client_secret.encode()):
+            if not given or not secrets.compare_digest(
+                given.encode(), client.client_secret.encode()
+            ):
                 raise IdpError("NotAuthorizedException", "Invalid client secret")
         if not client.enable_token_revocation:
-            raise IdpError("UnsupportedOperationException",
-                           "Token revocation is not enabled for this client")
+            raise IdpError(
+                "UnsupportedOperationException", "Token revocation is not enabled for this client"
+            )
         if token.count(".") != 4:
             raise IdpError("UnsupportedTokenTypeException", "Unsupported token type")
         record = self.pool.refresh_tokens.get(token)
@@ -1258,8 +1532,11 @@ class UserPoolApi:
         """The newest code sent to ``username`` (optionally of one ``kind``)."""
         with self.lock:
             for message in reversed(self.outbox):
-                if (message.username.lower() == username.lower() and message.code is not None
-                        and (kind is None or message.kind == kind)):
+                if (
+                    message.username.lower() == username.lower()
+                    and message.code is not None
+                    and (kind is None or message.kind == kind)
+                ):
                     return message.code
         return None
 
@@ -1273,16 +1550,45 @@ def _filter_match(actual: str | None, operator: str, value: str, fold: bool) -> 
 
 
 _OPERATIONS = (
-    "AdminAddUserToGroup", "AdminCreateUser", "AdminDeleteUser", "AdminDeleteUserAttributes",
-    "AdminDisableUser", "AdminEnableUser", "AdminGetUser", "AdminInitiateAuth",
-    "AdminListGroupsForUser", "AdminRemoveUserFromGroup", "AdminResetUserPassword",
+    "AdminAddUserToGroup",
+    "AdminCreateUser",
+    "AdminDeleteUser",
+    "AdminDeleteUserAttributes",
+    "AdminDisableUser",
+    "AdminEnableUser",
+    "AdminGetUser",
+    "AdminInitiateAuth",
+    "AdminListGroupsForUser",
+    "AdminRemoveUserFromGroup",
+    "AdminResetUserPassword",
     "AdminRespondToAuthChallenge",
-    "AdminSetUserPassword", "AdminUpdateUserAttributes", "AdminUserGlobalSignOut",
-    "ChangePassword", "ConfirmForgotPassword", "ConfirmSignUp", "CreateGroup",
-    "CreateUserPoolClient", "DeleteGroup", "DeleteUser", "DescribeUserPool",
-    "DescribeUserPoolClient", "ForgotPassword", "GetGroup", "GetUser",
-    "GetUserAttributeVerificationCode", "GlobalSignOut", "InitiateAuth", "ListGroups",
-    "ListUserPoolClients", "ListUserPools", "ListUsers", "ListUsersInGroup",
-    "ResendConfirmationCode", "RespondToAuthChallenge", "RevokeToken", "SignUp",
-    "UpdateUserAttributes", "VerifyUserAttribute",
+    "AdminSetUserPassword",
+    "AdminUpdateUserAttributes",
+    "AdminUserGlobalSignOut",
+    "ChangePassword",
+    "ConfirmForgotPassword",
+    "ConfirmSignUp",
+    "CreateGroup",
+    "CreateUserPoolClient",
+    "DeleteGroup",
+    "DeleteUser",
+    "DescribeUserPool",
+    "DescribeUserPoolClient",
+    "ForgotPassword",
+    "GetGroup",
+    "GetUser",
+    "GetUserAttributeVerificationCode",
+    "GlobalSignOut",
+    "InitiateAuth",
+    "ListGroups",
+    "ListUserPoolClients",
+    "ListUserPools",
+    "ListUsers",
+    "ListUsersInGroup",
+    "ResendConfirmationCode",
+    "RespondToAuthChallenge",
+    "RevokeToken",
+    "SignUp",
+    "UpdateUserAttributes",
+    "VerifyUserAttribute",
 )

@@ -40,32 +40,42 @@ class SigningKey:
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         try:
-            self.private_key.public_key().verify(signature, data, padding.PKCS1v15(),
-                                                 hashes.SHA256())
+            self.private_key.public_key().verify(
+                signature, data, padding.PKCS1v15(), hashes.SHA256()
+            )
         except InvalidSignature:
             return False
         return True
 
     def snapshot(self) -> dict[str, str]:
         """``kid`` and the private key as unencrypted PKCS#8 PEM (for the state file)."""
-        pem = self.private_key.private_bytes(serialization.Encoding.PEM,
-                                             serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption())
+        pem = self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         return {"kid": self.kid, "private_key": pem.decode("ascii")}
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> SigningKey:
         """The key of a :meth:`snapshot`; ``ValueError`` when it is not an RSA private key."""
-        key = serialization.load_pem_private_key(str(data["private_key"]).encode("ascii"),
-                                                 password=None)
+        key = serialization.load_pem_private_key(
+            str(data["private_key"]).encode("ascii"), password=None
+        )
         if not isinstance(key, rsa.RSAPrivateKey) or not isinstance(data["kid"], str):
             raise ValueError("a signing key must be an RSA private key with a kid")
         return cls(kid=data["kid"], private_key=key)
 
     def jwk(self) -> dict[str, Any]:
         numbers = self.private_key.public_key().public_numbers()
-        return {"alg": "RS256", "e": _b64url_uint(numbers.e), "kid": self.kid, "kty": "RSA",
-                "n": _b64url_uint(numbers.n), "use": "sig"}
+        return {
+            "alg": "RS256",
+            "e": _b64url_uint(numbers.e),
+            "kid": self.kid,
+            "kty": "RSA",
+            "n": _b64url_uint(numbers.n),
+            "use": "sig",
+        }
 
 
 class KeyRing:
@@ -90,8 +100,11 @@ class KeyRing:
         return None
 
     def snapshot(self) -> dict[str, Any]:
-        return {"id": self.id_key.snapshot(), "access": self.access_key.snapshot(),
-                "retired": [key.snapshot() for key in self.retired]}
+        return {
+            "id": self.id_key.snapshot(),
+            "access": self.access_key.snapshot(),
+            "retired": [key.snapshot() for key in self.retired],
+        }
 
     def restore(self, data: dict[str, Any]) -> None:
         self.id_key = SigningKey.restore(data["id"])

@@ -30,15 +30,23 @@ __all__ = ["AuthorizeRequest", "complete_sign_in", "error_redirect", "parse_auth
 
 SESSION_COOKIE = "cognito"
 _JSON = "application/json;charset=UTF-8"
-_NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
-             "Pragma": "no-cache"}
-_REFUSED_MESSAGE = ("Access token is expired, disabled, or deleted, or the user has globally "
-                  "signed out.")
+_NO_STORE = {
+    "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
+    "Pragma": "no-cache",
+}
+_REFUSED_MESSAGE = (
+    "Access token is expired, disabled, or deleted, or the user has globally signed out."
+)
+_REFUSED_CHALLENGE = f'Bearer error="invalid_token", error_description="{_REFUSED_MESSAGE}"'
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                    media_type=_JSON, headers=headers)
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=_JSON,
+        headers=headers,
+    )
 
 
 def oauth_error(error: str, status: int = 400, description: str | None = None) -> Response:
@@ -52,8 +60,9 @@ def _with_query(url: str, params: list[tuple[str, str]]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
-def error_redirect(redirect_uri: str, error: str, description: str | None = None,
-                   state: str | None = None) -> Response:
+def error_redirect(
+    redirect_uri: str, error: str, description: str | None = None, state: str | None = None
+) -> Response:
     """``302`` to the app's redirect URI with ``error`` (and ``error_description``, ``state``)."""
     params: list[tuple[str, str]] = []
     if description:
@@ -121,19 +130,30 @@ def parse_authorize(cognito: LocalCognito, params: dict[str, str]) -> AuthorizeR
     if not scopes:
         return fail("invalid_scope")
     return AuthorizeRequest(
-        client=client, redirect_uri=redirect_uri, response_type=response_type, scopes=scopes,
-        state=state, nonce=params.get("nonce"), code_challenge=challenge,
+        client=client,
+        redirect_uri=redirect_uri,
+        response_type=response_type,
+        scopes=scopes,
+        state=state,
+        nonce=params.get("nonce"),
+        code_challenge=challenge,
         identity_provider=params.get("identity_provider"),
-        idp_identifier=params.get("idp_identifier"), prompt=params.get("prompt"),
+        idp_identifier=params.get("idp_identifier"),
+        prompt=params.get("prompt"),
         params=params,
     )
 
 
-def complete_sign_in(cognito: LocalCognito, req: AuthorizeRequest, user: User, *,
-                     auth_time: int, session_id: str | None = None,
-                     include_state: bool = True,
-                     on_trigger_error: Callable[[TriggerError], Response] | None = None,
-                     ) -> Response:
+def complete_sign_in(
+    cognito: LocalCognito,
+    req: AuthorizeRequest,
+    user: User,
+    *,
+    auth_time: int,
+    session_id: str | None = None,
+    include_state: bool = True,
+    on_trigger_error: Callable[[TriggerError], Response] | None = None,
+) -> Response:
     """Redirect back to the app with a code (or tokens for the implicit flow).
 
     The pre token generation trigger runs here (``TokenGeneration_HostedAuth``), as Cognito
@@ -144,30 +164,49 @@ def complete_sign_in(cognito: LocalCognito, req: AuthorizeRequest, user: User, *
     pool = cognito.pool
     state = req.state if include_state else None
     try:
-        overrides = pool.token_overrides(req.client, user, req.scopes,
-                                         "TokenGeneration_HostedAuth")
+        overrides = pool.token_overrides(req.client, user, req.scopes, "TokenGeneration_HostedAuth")
     except TriggerError as exc:
         pool.end_session(session_id)
         if on_trigger_error is not None:
             return on_trigger_error(exc)
         return error_redirect(req.redirect_uri, "invalid_request", exc.message, state)
     if req.response_type == "token":
-        body = pool.issue(client=req.client, user=user, scopes=req.scopes, nonce=req.nonce,
-                          auth_time=auth_time, with_refresh=False, overrides=overrides)
+        body = pool.issue(
+            client=req.client,
+            user=user,
+            scopes=req.scopes,
+            nonce=req.nonce,
+            auth_time=auth_time,
+            with_refresh=False,
+            overrides=overrides,
+        )
         fragment = [(k, str(v)) for k, v in body.items()]
         if state is not None:
             fragment.append(("state", state))
         response: Response = RedirectResponse(f"{req.redirect_uri}#{urlencode(fragment)}", 302)
     else:
-        code = pool.new_code(client_id=req.client.client_id, redirect_uri=req.redirect_uri,
-                             username=user.username, scopes=req.scopes, nonce=req.nonce,
-                             code_challenge=req.code_challenge, auth_time=auth_time,
-                             overrides=overrides)
+        code = pool.new_code(
+            client_id=req.client.client_id,
+            redirect_uri=req.redirect_uri,
+            username=user.username,
+            scopes=req.scopes,
+            nonce=req.nonce,
+            code_challenge=req.code_challenge,
+            auth_time=auth_time,
+            overrides=overrides,
+        )
         params = [("code", code)] + ([("state", state)] if state is not None else [])
         response = RedirectResponse(_with_query(req.redirect_uri, params), status_code=302)
     if session_id is not None:
-        response.set_cookie(SESSION_COOKIE, session_id, max_age=3600, path="/", httponly=True,
-                            secure=cognito.base_url.startswith("https:"), samesite="lax")
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=3600,
+            path="/",
+            httponly=True,
+            secure=cognito.base_url.startswith("https:"),
+            samesite="lax",
+        )
     return response
 
 
@@ -179,14 +218,17 @@ def find_provider(cognito: LocalCognito, req: AuthorizeRequest) -> ProviderSeed 
             return None
         provider = providers.get(req.identity_provider)
         if provider is None or provider.name not in req.client.identity_providers:
-            return req.error("invalid_request", f"{req.identity_provider} is not a valid "
-                             "identity provider for this client")
+            return req.error(
+                "invalid_request",
+                f"{req.identity_provider} is not a valid identity provider for this client",
+            )
         return provider
     if req.idp_identifier:
         wanted = req.idp_identifier.lower()
         for provider in providers.values():
-            if (provider.name in req.client.identity_providers
-                    and wanted in (i.lower() for i in provider.idp_identifiers)):
+            if provider.name in req.client.identity_providers and wanted in (
+                i.lower() for i in provider.idp_identifiers
+            ):
                 return provider
         return req.error("invalid_request", "No identity provider matches the idp_identifier")
     return None
@@ -221,22 +263,25 @@ class OAuthEndpoints:
         if provider is not None:
             return self.cognito.federation.start(req, provider)
         if "COGNITO" not in req.client.identity_providers and req.identity_provider:
-            return req.error("invalid_request", "COGNITO is not an identity provider of "
-                             "this client")
+            return req.error(
+                "invalid_request", "COGNITO is not an identity provider of this client"
+            )
         session = self.pool.session(request.cookies.get(SESSION_COOKIE))
         if req.prompt == "none" and session is None:
             return req.error("login_required")
         if session is not None and req.prompt != "login":
             user = self.pool.user(session.username)
             assert user is not None
-            return await run_in_threadpool(complete_sign_in, self.cognito, req, user,
-                                           auth_time=session.auth_time)
+            return await run_in_threadpool(
+                complete_sign_in, self.cognito, req, user, auth_time=session.auth_time
+            )
         return RedirectResponse(f"/login?{request.url.query}", status_code=302)
 
     # /oauth2/token -------------------------------------------------------------------------
 
-    def _authenticate_client(self, request: Request, form: dict[str, str],
-                             status: int) -> ClientSeed | Response:
+    def _authenticate_client(
+        self, request: Request, form: dict[str, str], status: int
+    ) -> ClientSeed | Response:
         header = request.headers.get("authorization", "")
         client_id, secret = form.get("client_id"), form.get("client_secret")
         if header.lower().startswith("basic "):
@@ -269,9 +314,11 @@ class OAuthEndpoints:
         grant = form.get("grant_type")
         if not grant:
             return oauth_error("invalid_request")
-        handler = {"authorization_code": self._code_grant,
-                   "refresh_token": self._refresh_grant,
-                   "client_credentials": self._client_credentials}.get(grant)
+        handler = {
+            "authorization_code": self._code_grant,
+            "refresh_token": self._refresh_grant,
+            "client_credentials": self._client_credentials,
+        }.get(grant)
         if handler is None:
             return oauth_error("unsupported_grant_type")
         # A grant may run a trigger, which may block or call the emulator back.
@@ -301,9 +348,14 @@ class OAuthEndpoints:
         user = self.pool.user(record.username)
         if user is None or not user.enabled:
             return oauth_error("invalid_grant")
-        body = self.pool.issue(client=client, user=user, scopes=record.scopes,
-                               nonce=record.nonce, auth_time=record.auth_time,
-                               overrides=record.overrides)
+        body = self.pool.issue(
+            client=client,
+            user=user,
+            scopes=record.scopes,
+            nonce=record.nonce,
+            auth_time=record.auth_time,
+            overrides=record.overrides,
+        )
         return json_response(body, headers=_NO_STORE)
 
     def _refresh_grant(self, client: ClientSeed, form: dict[str, str]) -> Response:
@@ -312,8 +364,11 @@ class OAuthEndpoints:
             return oauth_error("invalid_request")
         with self.pool.lock:
             record = self.pool.refresh_tokens.get(token)
-            if (record is None or record.client_id != client.client_id
-                    or not self.pool.refresh_usable(record, client)):
+            if (
+                record is None
+                or record.client_id != client.client_id
+                or not self.pool.refresh_usable(record, client)
+            ):
                 return oauth_error("invalid_grant")
             if client.refresh_token_rotation and record.rotated_at is None:
                 record.rotated_at = self.pool.now()
@@ -321,17 +376,25 @@ class OAuthEndpoints:
         if user is None or not user.enabled:
             return oauth_error("invalid_grant")
         try:
-            overrides = self.pool.token_overrides(client, user, record.scopes,
-                                                  "TokenGeneration_RefreshTokens")
+            overrides = self.pool.token_overrides(
+                client, user, record.scopes, "TokenGeneration_RefreshTokens"
+            )
         except TriggerError as exc:
             return oauth_error("invalid_request", description=exc.message)
         # A rotated refresh token expires with the one it replaces: Cognito counts the refresh
         # token validity from the user's sign-in ("the refresh token expires 30 days after your
         # application user signs into your user pool"), so rotation cannot extend a session.
-        body = self.pool.issue(client=client, user=user, scopes=record.scopes,
-                               auth_time=record.auth_time, origin_jti=record.origin_jti,
-                               with_refresh=client.refresh_token_rotation, at_login=False,
-                               overrides=overrides, refresh_expires_at=record.expires_at)
+        body = self.pool.issue(
+            client=client,
+            user=user,
+            scopes=record.scopes,
+            auth_time=record.auth_time,
+            origin_jti=record.origin_jti,
+            with_refresh=client.refresh_token_rotation,
+            at_login=False,
+            overrides=overrides,
+            refresh_expires_at=record.expires_at,
+        )
         return json_response(body, headers=_NO_STORE)
 
     def _client_credentials(self, client: ClientSeed, form: dict[str, str]) -> Response:
@@ -346,8 +409,14 @@ class OAuthEndpoints:
             token = self.pool.client_credentials_token(client, tuple(scopes))
         except TriggerError as exc:
             return oauth_error("invalid_request", description=exc.message)
-        return json_response({"access_token": token, "expires_in": client.access_token_validity,
-                              "token_type": "Bearer"}, headers=_NO_STORE)
+        return json_response(
+            {
+                "access_token": token,
+                "expires_in": client.access_token_validity,
+                "token_type": "Bearer",
+            },
+            headers=_NO_STORE,
+        )
 
     # /oauth2/userInfo ----------------------------------------------------------------------
 
@@ -375,13 +444,16 @@ class OAuthEndpoints:
         if not header.lower().startswith("bearer ") or not header[7:].strip():
             return json_response(
                 {"error": "invalid_request", "error_description": "Access token is missing"},
-                400, {"WWW-Authenticate": 'Bearer error="invalid_request"'})
+                400,
+                {"WWW-Authenticate": 'Bearer error="invalid_request"'},
+            )
         user = self.access_token_user(header[7:].strip())
         if user is None:
             return json_response(
-                {"error": "invalid_token", "error_description": _REFUSED_MESSAGE}, 401,
-                {"WWW-Authenticate":
-                 f'Bearer error="invalid_token", error_description="{_REFUSED_MESSAGE}"'})
+                {"error": "invalid_token", "error_description": _REFUSED_MESSAGE},
+                401,
+                {"WWW-Authenticate": _REFUSED_CHALLENGE},
+            )
         body: dict[str, str] = {"sub": user.sub}
         if user.identities:
             body["identities"] = json.dumps(user.identities, separators=(",", ":"))
@@ -414,21 +486,25 @@ class OAuthEndpoints:
 
     async def discovery(self, request: Request) -> Response:
         domain, issuer = self.cognito.domain, self.cognito.issuer
-        return json_response({
-            "authorization_endpoint": f"{domain}/oauth2/authorize",
-            "end_session_endpoint": f"{domain}/logout",
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "issuer": issuer,
-            "jwks_uri": self.cognito.jwks_url,
-            "response_types_supported": ["code", "token"],
-            "revocation_endpoint": f"{domain}/oauth2/revoke",
-            "scopes_supported": ["openid", "email", "phone", "profile"],
-            "subject_types_supported": ["public"],
-            "token_endpoint": f"{domain}/oauth2/token",
-            "token_endpoint_auth_methods_supported": ["client_secret_basic",
-                                                      "client_secret_post"],
-            "userinfo_endpoint": f"{domain}/oauth2/userInfo",
-        })
+        return json_response(
+            {
+                "authorization_endpoint": f"{domain}/oauth2/authorize",
+                "end_session_endpoint": f"{domain}/logout",
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "issuer": issuer,
+                "jwks_uri": self.cognito.jwks_url,
+                "response_types_supported": ["code", "token"],
+                "revocation_endpoint": f"{domain}/oauth2/revoke",
+                "scopes_supported": ["openid", "email", "phone", "profile"],
+                "subject_types_supported": ["public"],
+                "token_endpoint": f"{domain}/oauth2/token",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "userinfo_endpoint": f"{domain}/oauth2/userInfo",
+            }
+        )
 
     async def jwks(self, request: Request) -> Response:
         if self.cognito.faults.jwks_down:
@@ -438,5 +514,4 @@ class OAuthEndpoints:
 
 def error_page_route(request: Request) -> Response:
     params = request.query_params
-    return error_page(params.get("error", "invalid_request"),
-                      params.get("error_description", ""))
+    return error_page(params.get("error", "invalid_request"), params.get("error_description", ""))

@@ -25,36 +25,58 @@ p.note{color:#687078;font-size:.8rem} .banner-customizable{text-align:center;mar
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _page(title: str, body: str, *, status: int = 200,
-          headers: Mapping[str, str] | None = None, css: str | None = None) -> HTMLResponse:
+def _page(
+    title: str,
+    body: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    css: str | None = None,
+) -> HTMLResponse:
     # ``css`` comes sanitised from the branding module (no "<" left in it).
     custom = f'<style id="customizable-css">{css}</style>' if css else ""
-    html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_STYLE}</style>{custom}</head>"
-            f'<body><main class="background-customizable">{body}</main></body></html>')
+    html = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style>{custom}</head>"
+        f'<body><main class="background-customizable">{body}</main></body></html>'
+    )
     return HTMLResponse(html, status_code=status, headers={**_NO_STORE, **(headers or {})})
 
 
-def login_page(*, title: str, heading: str, action: str, error: str | None = None,
-               show_form: bool = True, hidden: Mapping[str, str] | None = None,
-               providers: Sequence[tuple[str, str]] = (), note: str = "",
-               username: str = "", css: str | None = None,
-               logo_url: str | None = None) -> HTMLResponse:
+def login_page(
+    *,
+    title: str,
+    heading: str,
+    action: str,
+    error: str | None = None,
+    show_form: bool = True,
+    hidden: Mapping[str, str] | None = None,
+    providers: Sequence[tuple[str, str]] = (),
+    note: str = "",
+    username: str = "",
+    css: str | None = None,
+    logo_url: str | None = None,
+) -> HTMLResponse:
     """A sign-in form posting ``username`` and ``password`` to ``action``; ``providers`` are
     (label, URL) buttons for federated sign-in. The elements carry the classic hosted UI's
     ``*-customizable`` classes that the branding ``css`` (already sanitised) styles."""
     parts = []
     if logo_url:
-        parts.append('<div class="banner-customizable"><img class="logo-customizable" '
-                     f'src="{escape(logo_url)}" alt="logo"></div>')
+        parts.append(
+            '<div class="banner-customizable"><img class="logo-customizable" '
+            f'src="{escape(logo_url)}" alt="logo"></div>'
+        )
     parts.append(f'<h1 class="textDescription-customizable">{escape(heading)}</h1>')
     if error:
-        parts.append('<p class="error errorMessage-customizable" id="loginErrorMessage" '
-                     f'role="alert">{escape(error)}</p>')
+        parts.append(
+            '<p class="error errorMessage-customizable" id="loginErrorMessage" '
+            f'role="alert">{escape(error)}</p>'
+        )
     for label, url in providers:
-        parts.append(f'<a class="idp idpButton-customizable" href="{escape(url)}">'
-                     f"{escape(label)}</a>")
+        parts.append(
+            f'<a class="idp idpButton-customizable" href="{escape(url)}">{escape(label)}</a>'
+        )
     if show_form:
         fields = "".join(
             f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
@@ -79,17 +101,23 @@ def login_page(*, title: str, heading: str, action: str, error: str | None = Non
 def error_page(error: str, description: str = "", *, status: int = 400) -> HTMLResponse:
     """Cognito's generic error page."""
     detail = f"<p>{escape(description)}</p>" if description else ""
-    return _page("Error", "<h1>An error was encountered with the requested page.</h1>"
-                 f'<p class="error" id="errorMessage">{escape(error)}</p>{detail}',
-                 status=status)
+    return _page(
+        "Error",
+        "<h1>An error was encountered with the requested page.</h1>"
+        f'<p class="error" id="errorMessage">{escape(error)}</p>{detail}',
+        status=status,
+    )
 
 
 def auto_post_page(action: str, fields: Mapping[str, str], *, title: str) -> HTMLResponse:
     """SAML HTTP-POST binding: a form that submits itself (with a button when scripts are off)."""
-    inputs = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
-                     for k, v in fields.items())
-    body = (f"<h1>{escape(title)}</h1><p>Signing you in&hellip;</p>"
-            f'<form method="post" action="{escape(action)}" id="samlform">{inputs}'
-            '<button type="submit">Continue</button></form>'
-            "<script>document.getElementById('samlform').submit()</script>")
+    inputs = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
+    )
+    body = (
+        f"<h1>{escape(title)}</h1><p>Signing you in&hellip;</p>"
+        f'<form method="post" action="{escape(action)}" id="samlform">{inputs}'
+        '<button type="submit">Continue</button></form>'
+        "<script>document.getElementById('samlform').submit()</script>"
+    )
     return _page(title, body)

@@ -115,8 +115,14 @@ class UserPool:
     :meth:`changed` afterwards (the state file, when there is one, is then saved soon).
     """
 
-    def __init__(self, seed: Seed, *, clock: Callable[[], float], issuer: Callable[[], str],
-                 keys: tuple[SigningKey, SigningKey] | None = None):
+    def __init__(
+        self,
+        seed: Seed,
+        *,
+        clock: Callable[[], float],
+        issuer: Callable[[], str],
+        keys: tuple[SigningKey, SigningKey] | None = None,
+    ):
         self.pool_id = seed.user_pool_id
         self.required_attributes = list(seed.required_attributes)
         self.alias_attributes = list(seed.alias_attributes)
@@ -180,14 +186,13 @@ class UserPool:
         with self.lock:
             self.keys.restore(data["keys"])
             self.groups = {g.name: g for g in (restore(Group, g) for g in data["groups"])}
-            self.users = {u.username.lower(): u
-                          for u in (restore(User, u) for u in data["users"])}
-            self.refresh_tokens = {str(t): restore(RefreshRecord, r)
-                                   for t, r in data["refresh_tokens"].items()}
+            self.users = {u.username.lower(): u for u in (restore(User, u) for u in data["users"])}
+            self.refresh_tokens = {
+                str(t): restore(RefreshRecord, r) for t, r in data["refresh_tokens"].items()
+            }
             self.revoked_origins = {str(o) for o in data["revoked_origins"]}
             self.codes = {str(c): restore(AuthCode, r) for c, r in data["codes"].items()}
-            self.sessions = {str(s): restore(HostedSession, r)
-                             for s, r in data["sessions"].items()}
+            self.sessions = {str(s): restore(HostedSession, r) for s, r in data["sessions"].items()}
             # Expired codes and sessions are dead weight; refresh tokens are kept (revoked and
             # expired ones still answer invalid_grant rather than looking unknown).
             self.codes = {c: r for c, r in self.codes.items() if r.expires_at > now}
@@ -202,8 +207,9 @@ class UserPool:
     def add_group(self, group: GroupSeed) -> Group:
         with self.lock:
             now = self.now()
-            self.groups[group.name] = Group(group.name, group.precedence, group.role_arn,
-                                            group.description, now, now)
+            self.groups[group.name] = Group(
+                group.name, group.precedence, group.role_arn, group.description, now, now
+            )
         self.changed()
         return self.groups[group.name]
 
@@ -215,10 +221,16 @@ class UserPool:
         for group in seed.groups:
             if group not in self.groups:
                 raise ValueError(f"unknown group {group!r}")
-        user = User(username=seed.username, password=seed.password,
-                    sub=seed.sub or str(uuid.uuid4()), attributes=attributes,
-                    groups=list(seed.groups), enabled=seed.enabled,
-                    created=self.now(), modified=self.now())
+        user = User(
+            username=seed.username,
+            password=seed.password,
+            sub=seed.sub or str(uuid.uuid4()),
+            attributes=attributes,
+            groups=list(seed.groups),
+            enabled=seed.enabled,
+            created=self.now(),
+            modified=self.now(),
+        )
         with self.lock:
             # Pools are case-insensitive for user names (the default for new pools).
             self.users[seed.username.lower()] = user
@@ -241,7 +253,8 @@ class UserPool:
                 if value is None or value.lower() != folded:
                     continue
                 if attr == "preferred_username" or (
-                        candidate.attributes.get(f"{attr}_verified") == "true"):
+                    candidate.attributes.get(f"{attr}_verified") == "true"
+                ):
                     return candidate
         return None
 
@@ -271,8 +284,7 @@ class UserPool:
 
     def grant_scopes(self, client: ClientSeed, requested: str | None) -> tuple[str, ...]:
         """Requested scopes the client may have; all of the client's when none is requested."""
-        allowed = [s for s in client.allowed_scopes
-                   if s in self.resource_scopes or "/" not in s]
+        allowed = [s for s in client.allowed_scopes if s in self.resource_scopes or "/" not in s]
         if requested is None:
             return tuple(allowed)
         wanted = requested.split()
@@ -280,22 +292,40 @@ class UserPool:
 
     # Codes, sessions ---------------------------------------------------------------------
 
-    def new_code(self, *, client_id: str, redirect_uri: str, username: str,
-                 scopes: tuple[str, ...], nonce: str | None, code_challenge: str | None,
-                 auth_time: int, overrides: TokenOverrides | None = None) -> str:
+    def new_code(
+        self,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        username: str,
+        scopes: tuple[str, ...],
+        nonce: str | None,
+        code_challenge: str | None,
+        auth_time: int,
+        overrides: TokenOverrides | None = None,
+    ) -> str:
         code = str(uuid.uuid4())
         with self.lock:
-            self.codes[code] = AuthCode(client_id, redirect_uri, username, scopes, nonce,
-                                        code_challenge, auth_time, self.now() + CODE_LIFETIME,
-                                        overrides=overrides)
+            self.codes[code] = AuthCode(
+                client_id,
+                redirect_uri,
+                username,
+                scopes,
+                nonce,
+                code_challenge,
+                auth_time,
+                self.now() + CODE_LIFETIME,
+                overrides=overrides,
+            )
         self.changed()
         return code
 
     def new_session(self, username: str) -> str:
         sid = secrets.token_urlsafe(32)
         with self.lock:
-            self.sessions[sid] = HostedSession(username, int(self.now()),
-                                               self.now() + HOSTED_SESSION_LIFETIME)
+            self.sessions[sid] = HostedSession(
+                username, int(self.now()), self.now() + HOSTED_SESSION_LIFETIME
+            )
         self.changed()
         return sid
 
@@ -321,21 +351,36 @@ class UserPool:
 
     # Tokens ------------------------------------------------------------------------------
 
-    def token_overrides(self, client: ClientSeed, user: User, scopes: tuple[str, ...],
-                        source: str) -> TokenOverrides | None:
+    def token_overrides(
+        self, client: ClientSeed, user: User, scopes: tuple[str, ...], source: str
+    ) -> TokenOverrides | None:
         """Run the pre token generation trigger for ``user`` (``source`` is its
         ``triggerSource``); raises ``TriggerError`` when it fails."""
         groups = self.user_groups(user)
         return self.triggers.pre_token_generation(
-            source=source, client_id=client.client_id, user=user,
-            groups=[g.name for g in groups], roles=[g.role_arn for g in groups if g.role_arn],
-            preferred_role=self.preferred_role(groups), scopes=scopes)
+            source=source,
+            client_id=client.client_id,
+            user=user,
+            groups=[g.name for g in groups],
+            roles=[g.role_arn for g in groups if g.role_arn],
+            preferred_role=self.preferred_role(groups),
+            scopes=scopes,
+        )
 
-    def issue(self, *, client: ClientSeed, user: User, scopes: tuple[str, ...],
-              nonce: str | None = None, auth_time: int | None = None,
-              origin_jti: str | None = None, with_refresh: bool = True,
-              at_login: bool = True, overrides: TokenOverrides | None = None,
-              refresh_expires_at: float | None = None) -> dict[str, Any]:
+    def issue(
+        self,
+        *,
+        client: ClientSeed,
+        user: User,
+        scopes: tuple[str, ...],
+        nonce: str | None = None,
+        auth_time: int | None = None,
+        origin_jti: str | None = None,
+        with_refresh: bool = True,
+        at_login: bool = True,
+        overrides: TokenOverrides | None = None,
+        refresh_expires_at: float | None = None,
+    ) -> dict[str, Any]:
         """The body of a token response for ``user`` (code exchange, refresh or mint), with
         the changes of a pre token generation trigger (``overrides``) applied.
 
@@ -352,34 +397,62 @@ class UserPool:
         access: dict[str, Any] = {"sub": user.sub}
         if group_names:
             access["cognito:groups"] = group_names
-        access.update({
-            "iss": self._issuer(), "version": 2, "client_id": client.client_id,
-            "origin_jti": origin_jti, "event_id": event_id, "token_use": "access",
-            "scope": " ".join(scopes), "auth_time": auth_time,
-            "exp": now + client.access_token_validity, "iat": now,
-            "jti": str(uuid.uuid4()), "username": user.username,
-        })
+        access.update(
+            {
+                "iss": self._issuer(),
+                "version": 2,
+                "client_id": client.client_id,
+                "origin_jti": origin_jti,
+                "event_id": event_id,
+                "token_use": "access",
+                "scope": " ".join(scopes),
+                "auth_time": auth_time,
+                "exp": now + client.access_token_validity,
+                "iat": now,
+                "jti": str(uuid.uuid4()),
+                "username": user.username,
+            }
+        )
         if overrides is not None:
             access = overrides.apply_access(access)
         access_token = encode_jwt(access, self.keys.access_key)
         body: dict[str, Any] = {"access_token": access_token}
         # The user-pool API's tokens carry only the admin scope and still come with an ID token.
         if "openid" in scopes or "aws.cognito.signin.user.admin" in scopes:
-            claims = self._id_claims(client, user, groups, nonce, auth_time, origin_jti,
-                                     event_id, access_token if at_login else None, now)
+            claims = self._id_claims(
+                client,
+                user,
+                groups,
+                nonce,
+                auth_time,
+                origin_jti,
+                event_id,
+                access_token if at_login else None,
+                now,
+            )
             if overrides is not None:
                 claims = overrides.apply_id(claims)
             body["id_token"] = encode_jwt(claims, self.keys.id_key)
         if with_refresh:
-            body["refresh_token"] = self.new_refresh(client, user, scopes, origin_jti, auth_time,
-                                                     expires_at=refresh_expires_at)
+            body["refresh_token"] = self.new_refresh(
+                client, user, scopes, origin_jti, auth_time, expires_at=refresh_expires_at
+            )
         body["token_type"] = "Bearer"  # noqa: S105
         body["expires_in"] = client.access_token_validity
         return body
 
-    def _id_claims(self, client: ClientSeed, user: User, groups: list[Group],
-                   nonce: str | None, auth_time: int, origin_jti: str, event_id: str,
-                   access_token: str | None, now: int) -> dict[str, Any]:
+    def _id_claims(
+        self,
+        client: ClientSeed,
+        user: User,
+        groups: list[Group],
+        nonce: str | None,
+        auth_time: int,
+        origin_jti: str,
+        event_id: str,
+        access_token: str | None,
+        now: int,
+    ) -> dict[str, Any]:
         claims: dict[str, Any] = {}
         if access_token is not None:
             claims["at_hash"] = at_hash(access_token)
@@ -404,20 +477,36 @@ class UserPool:
         claims["aud"] = client.client_id
         if user.identities:
             claims["identities"] = user.identities
-        claims.update({"event_id": event_id, "token_use": "id", "auth_time": auth_time,
-                       "exp": now + client.id_token_validity, "iat": now,
-                       "jti": str(uuid.uuid4())})
+        claims.update(
+            {
+                "event_id": event_id,
+                "token_use": "id",
+                "auth_time": auth_time,
+                "exp": now + client.id_token_validity,
+                "iat": now,
+                "jti": str(uuid.uuid4()),
+            }
+        )
         claims.update(attributes)
         return claims
 
-    def new_refresh(self, client: ClientSeed, user: User, scopes: tuple[str, ...],
-                    origin_jti: str, auth_time: int, *, expires_at: float | None = None) -> str:
+    def new_refresh(
+        self,
+        client: ClientSeed,
+        user: User,
+        scopes: tuple[str, ...],
+        origin_jti: str,
+        auth_time: int,
+        *,
+        expires_at: float | None = None,
+    ) -> str:
         token = new_refresh_token()
         if expires_at is None:
             expires_at = self.now() + client.refresh_token_validity
         with self.lock:
             self.refresh_tokens[token] = RefreshRecord(
-                client.client_id, user.username, scopes, origin_jti, auth_time, expires_at)
+                client.client_id, user.username, scopes, origin_jti, auth_time, expires_at
+            )
         self.changed()
         return token
 
@@ -426,13 +515,26 @@ class UserPool:
         (``TokenGeneration_ClientCredentials``) may change it (raises ``TriggerError``)."""
         now = int(self.now())
         claims: dict[str, Any] = {
-            "sub": client.client_id, "token_use": "access", "scope": " ".join(scopes),
-            "auth_time": now, "iss": self._issuer(), "exp": now + client.access_token_validity,
-            "iat": now, "version": 2, "jti": str(uuid.uuid4()), "client_id": client.client_id,
+            "sub": client.client_id,
+            "token_use": "access",
+            "scope": " ".join(scopes),
+            "auth_time": now,
+            "iss": self._issuer(),
+            "exp": now + client.access_token_validity,
+            "iat": now,
+            "version": 2,
+            "jti": str(uuid.uuid4()),
+            "client_id": client.client_id,
         }
         overrides = self.triggers.pre_token_generation(
-            source="TokenGeneration_ClientCredentials", client_id=client.client_id, user=None,
-            groups=[], roles=[], preferred_role=None, scopes=scopes)
+            source="TokenGeneration_ClientCredentials",
+            client_id=client.client_id,
+            user=None,
+            groups=[],
+            roles=[],
+            preferred_role=None,
+            scopes=scopes,
+        )
         if overrides is not None:
             claims = overrides.apply_access(claims)
         return encode_jwt(claims, self.keys.access_key)

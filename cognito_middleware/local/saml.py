@@ -91,8 +91,9 @@ GROUPS_OVERAGE_LIMIT = 150
 _CLOCK_SKEW = 60.0
 _SIGNATURE_INVALID = "Error in SAML response processing: SAML Assertion signature is invalid"
 _INVALID = "Invalid SAML response received: "
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True,
-                          huge_tree=False, load_dtd=False)
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False, load_dtd=False
+)
 
 
 class SamlError(Exception):
@@ -149,6 +150,7 @@ def _parse(data: bytes) -> etree._Element:
 
 # Keys and certificates ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class IdpCredentials:
     """The IdP's signing key and its self-signed X.509 certificate (as Azure AD's "SAML
@@ -158,15 +160,22 @@ class IdpCredentials:
     certificate: x509.Certificate
 
     @classmethod
-    def generate(cls, common_name: str = "Microsoft Azure Federated SSO Certificate", *,
-                 key: rsa.RSAPrivateKey | None = None) -> IdpCredentials:
+    def generate(
+        cls,
+        common_name: str = "Microsoft Azure Federated SSO Certificate",
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+    ) -> IdpCredentials:
         """A new certificate for ``key`` (a new RSA-2048 key when omitted)."""
         key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = dt.datetime.now(dt.UTC)
         certificate = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=3 * 365))
             .sign(key, hashes.SHA256())
@@ -193,12 +202,16 @@ class IdpCredentials:
 
 
 def _load_certificate(text: str) -> x509.Certificate:
-    body = "".join(text.replace("-----BEGIN CERTIFICATE-----", "")
-                   .replace("-----END CERTIFICATE-----", "").split())
+    body = "".join(
+        text.replace("-----BEGIN CERTIFICATE-----", "")
+        .replace("-----END CERTIFICATE-----", "")
+        .split()
+    )
     return x509.load_der_x509_certificate(base64.b64decode(body, validate=True))
 
 
 # Metadata ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IdpMetadata:
@@ -210,23 +223,34 @@ class IdpMetadata:
     certificates: tuple[x509.Certificate, ...]
 
 
-def idp_metadata(*, entity_id: str, sso_url: str, credentials: IdpCredentials,
-                 logout_url: str | None = None) -> bytes:
+def idp_metadata(
+    *, entity_id: str, sso_url: str, credentials: IdpCredentials, logout_url: str | None = None
+) -> bytes:
     """Azure AD style federation metadata: an ``EntityDescriptor`` with an ``IDPSSODescriptor``."""
-    root = etree.Element(_q(NS_METADATA, "EntityDescriptor"), nsmap=_default_ns(NS_METADATA),
-                         ID=f"_{uuid.uuid4()}", entityID=entity_id)
-    idp = etree.SubElement(root, _q(NS_METADATA, "IDPSSODescriptor"),
-                           protocolSupportEnumeration=NS_PROTOCOL)
+    root = etree.Element(
+        _q(NS_METADATA, "EntityDescriptor"),
+        nsmap=_default_ns(NS_METADATA),
+        ID=f"_{uuid.uuid4()}",
+        entityID=entity_id,
+    )
+    idp = etree.SubElement(
+        root, _q(NS_METADATA, "IDPSSODescriptor"), protocolSupportEnumeration=NS_PROTOCOL
+    )
     key = etree.SubElement(idp, _q(NS_METADATA, "KeyDescriptor"), use="signing")
     info = etree.SubElement(key, _q(NS_DSIG, "KeyInfo"), nsmap=_default_ns(NS_DSIG))
     data = etree.SubElement(info, _q(NS_DSIG, "X509Data"))
     etree.SubElement(data, _q(NS_DSIG, "X509Certificate")).text = credentials.certificate_b64
     if logout_url:
-        etree.SubElement(idp, _q(NS_METADATA, "SingleLogoutService"), Binding=BINDING_REDIRECT,
-                         Location=logout_url)
+        etree.SubElement(
+            idp,
+            _q(NS_METADATA, "SingleLogoutService"),
+            Binding=BINDING_REDIRECT,
+            Location=logout_url,
+        )
     for binding in (BINDING_REDIRECT, BINDING_POST):
-        etree.SubElement(idp, _q(NS_METADATA, "SingleSignOnService"), Binding=binding,
-                         Location=sso_url)
+        etree.SubElement(
+            idp, _q(NS_METADATA, "SingleSignOnService"), Binding=binding, Location=sso_url
+        )
     return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
 
 
@@ -239,8 +263,11 @@ def parse_metadata(xml: str | bytes) -> IdpMetadata:
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"the metadata is not well-formed XML: {exc}") from None
     ns = {"md": NS_METADATA, "ds": NS_DSIG}
-    entities = [root] if root.tag == _q(NS_METADATA, "EntityDescriptor") else root.findall(
-        ".//md:EntityDescriptor", ns)
+    entities = (
+        [root]
+        if root.tag == _q(NS_METADATA, "EntityDescriptor")
+        else root.findall(".//md:EntityDescriptor", ns)
+    )
     for entity in entities:
         idp = entity.find("md:IDPSSODescriptor", ns)
         if idp is None:
@@ -256,17 +283,23 @@ def parse_metadata(xml: str | bytes) -> IdpMetadata:
         )
         if not certificates:
             raise ValueError("the metadata has no signing certificate")
-        locations = {s.get("Binding"): s.get("Location")
-                     for s in idp.findall("md:SingleSignOnService", ns)}
+        locations = {
+            s.get("Binding"): s.get("Location") for s in idp.findall("md:SingleSignOnService", ns)
+        }
         redirect, post = locations.get(BINDING_REDIRECT), locations.get(BINDING_POST)
         if not redirect and not post:
             raise ValueError("the metadata has no SingleSignOnService")
-        return IdpMetadata(entity_id=entity_id, sso_redirect_url=redirect, sso_post_url=post,
-                           certificates=certificates)
+        return IdpMetadata(
+            entity_id=entity_id,
+            sso_redirect_url=redirect,
+            sso_post_url=post,
+            certificates=certificates,
+        )
     raise ValueError("the metadata has no EntityDescriptor with an IDPSSODescriptor")
 
 
 # AuthnRequest (Cognito -> IdP) -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AuthnRequest:
@@ -278,14 +311,22 @@ class AuthnRequest:
     destination: str | None
 
 
-def build_authn_request(*, request_id: str, sp_entity: str, acs_url: str, destination: str,
-                        now: float) -> bytes:
+def build_authn_request(
+    *, request_id: str, sp_entity: str, acs_url: str, destination: str, now: float
+) -> bytes:
     """Cognito's ``samlp:AuthnRequest`` (unsigned, POST binding requested for the response)."""
     root = etree.Element(
-        _q(NS_PROTOCOL, "AuthnRequest"), nsmap={"saml2p": NS_PROTOCOL},
-        AssertionConsumerServiceURL=acs_url, Destination=destination, ForceAuthn="false",
-        ID=request_id, IsPassive="false", IssueInstant=_instant(now),
-        ProtocolBinding=BINDING_POST, Version="2.0")
+        _q(NS_PROTOCOL, "AuthnRequest"),
+        nsmap={"saml2p": NS_PROTOCOL},
+        AssertionConsumerServiceURL=acs_url,
+        Destination=destination,
+        ForceAuthn="false",
+        ID=request_id,
+        IsPassive="false",
+        IssueInstant=_instant(now),
+        ProtocolBinding=BINDING_POST,
+        Version="2.0",
+    )
     issuer = etree.SubElement(root, _q(NS_ASSERTION, "Issuer"), nsmap={"saml2": NS_ASSERTION})
     issuer.text = sp_entity
     return bytes(etree.tostring(root))
@@ -318,78 +359,120 @@ def decode_request(value: str) -> AuthnRequest:
     if root.tag != _q(NS_PROTOCOL, "AuthnRequest") or not root.get("ID"):
         raise ValueError("SAMLRequest is not an AuthnRequest")
     issuer = root.findtext(_q(NS_ASSERTION, "Issuer")) or ""
-    return AuthnRequest(id=root.get("ID", ""), issuer=issuer.strip(),
-                        acs_url=root.get("AssertionConsumerServiceURL", ""),
-                        destination=root.get("Destination"))
+    return AuthnRequest(
+        id=root.get("ID", ""),
+        issuer=issuer.strip(),
+        acs_url=root.get("AssertionConsumerServiceURL", ""),
+        destination=root.get("Destination"),
+    )
 
 
 # Response (IdP -> Cognito) -----------------------------------------------------------------
 
+
 def _signer() -> XMLSigner:
-    return XMLSigner(signature_algorithm=SignatureMethod.RSA_SHA256,
-                     digest_algorithm=DigestAlgorithm.SHA256,
-                     c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0)
+    return XMLSigner(
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
 
 
-def _sign(element: etree._Element, element_id: str,
-          credentials: IdpCredentials) -> etree._Element:
+def _sign(element: etree._Element, element_id: str, credentials: IdpCredentials) -> etree._Element:
     signed: etree._Element = _signer().sign(
-        element, key=credentials.private_key, cert=[credentials.certificate],
-        reference_uri=f"#{element_id}", id_attribute="ID")
+        element,
+        key=credentials.private_key,
+        cert=[credentials.certificate],
+        reference_uri=f"#{element_id}",
+        id_attribute="ID",
+    )
     return signed
 
 
 def _placeholder(after: etree._Element) -> None:
     """Where the signature goes: SAML's schema wants it right after ``Issuer``."""
-    after.addnext(etree.Element(_q(NS_DSIG, "Signature"), Id="placeholder",
-                                nsmap={"ds": NS_DSIG}))
+    after.addnext(etree.Element(_q(NS_DSIG, "Signature"), Id="placeholder", nsmap={"ds": NS_DSIG}))
 
 
-def build_response(*, issuer: str, name_id: str, name_id_format: str, audience: str,
-                   recipient: str, attributes: Mapping[str, str | Sequence[str]], now: float,
-                   credentials: IdpCredentials | None, in_response_to: str | None = None,
-                   sign_assertion: bool = True, sign_response: bool = False,
-                   lifetime: float = 3600.0, session_index: str | None = None) -> bytes:
+def build_response(
+    *,
+    issuer: str,
+    name_id: str,
+    name_id_format: str,
+    audience: str,
+    recipient: str,
+    attributes: Mapping[str, str | Sequence[str]],
+    now: float,
+    credentials: IdpCredentials | None,
+    in_response_to: str | None = None,
+    sign_assertion: bool = True,
+    sign_response: bool = False,
+    lifetime: float = 3600.0,
+    session_index: str | None = None,
+) -> bytes:
     """An Azure AD shaped ``samlp:Response`` (XML bytes, before base64).
 
     A list (or tuple) value becomes one ``Attribute`` with several ``AttributeValue``s. With
     ``credentials=None`` nothing is signed (only useful to test that Cognito refuses it).
     """
     response_id, assertion_id = f"_{uuid.uuid4()}", f"_{uuid.uuid4()}"
-    response = etree.Element(_q(NS_PROTOCOL, "Response"), nsmap={"samlp": NS_PROTOCOL},
-                             ID=response_id, Version="2.0", IssueInstant=_instant(now),
-                             Destination=recipient)
+    response = etree.Element(
+        _q(NS_PROTOCOL, "Response"),
+        nsmap={"samlp": NS_PROTOCOL},
+        ID=response_id,
+        Version="2.0",
+        IssueInstant=_instant(now),
+        Destination=recipient,
+    )
     if in_response_to:
         response.set("InResponseTo", in_response_to)
-    response_issuer = etree.SubElement(response, _q(NS_ASSERTION, "Issuer"),
-                                       nsmap=_default_ns(NS_ASSERTION))
+    response_issuer = etree.SubElement(
+        response, _q(NS_ASSERTION, "Issuer"), nsmap=_default_ns(NS_ASSERTION)
+    )
     response_issuer.text = issuer
     status = etree.SubElement(response, _q(NS_PROTOCOL, "Status"))
     etree.SubElement(status, _q(NS_PROTOCOL, "StatusCode"), Value=STATUS_SUCCESS)
 
     a = NS_ASSERTION
-    assertion = etree.Element(_q(a, "Assertion"), nsmap=_default_ns(a), ID=assertion_id,
-                              IssueInstant=_instant(now), Version="2.0")
+    assertion = etree.Element(
+        _q(a, "Assertion"),
+        nsmap=_default_ns(a),
+        ID=assertion_id,
+        IssueInstant=_instant(now),
+        Version="2.0",
+    )
     assertion_issuer = etree.SubElement(assertion, _q(a, "Issuer"))
     assertion_issuer.text = issuer
     subject = etree.SubElement(assertion, _q(a, "Subject"))
     etree.SubElement(subject, _q(a, "NameID"), Format=name_id_format).text = name_id
     confirmation = etree.SubElement(subject, _q(a, "SubjectConfirmation"), Method=_BEARER)
-    data = etree.SubElement(confirmation, _q(a, "SubjectConfirmationData"),
-                            NotOnOrAfter=_instant(now + 300), Recipient=recipient)
+    data = etree.SubElement(
+        confirmation,
+        _q(a, "SubjectConfirmationData"),
+        NotOnOrAfter=_instant(now + 300),
+        Recipient=recipient,
+    )
     if in_response_to:
         data.set("InResponseTo", in_response_to)
-    conditions = etree.SubElement(assertion, _q(a, "Conditions"), NotBefore=_instant(now - 300),
-                                  NotOnOrAfter=_instant(now + lifetime))
+    conditions = etree.SubElement(
+        assertion,
+        _q(a, "Conditions"),
+        NotBefore=_instant(now - 300),
+        NotOnOrAfter=_instant(now + lifetime),
+    )
     restriction = etree.SubElement(conditions, _q(a, "AudienceRestriction"))
     etree.SubElement(restriction, _q(a, "Audience")).text = audience
     statement = etree.SubElement(assertion, _q(a, "AttributeStatement"))
     for name, value in attributes.items():
         attribute = etree.SubElement(statement, _q(a, "Attribute"), Name=name)
-        for item in ([value] if isinstance(value, str) else value):
+        for item in [value] if isinstance(value, str) else value:
             etree.SubElement(attribute, _q(a, "AttributeValue")).text = item
-    authn = etree.SubElement(assertion, _q(a, "AuthnStatement"), AuthnInstant=_instant(now),
-                             SessionIndex=session_index or assertion_id)
+    authn = etree.SubElement(
+        assertion,
+        _q(a, "AuthnStatement"),
+        AuthnInstant=_instant(now),
+        SessionIndex=session_index or assertion_id,
+    )
     context = etree.SubElement(authn, _q(a, "AuthnContext"))
     etree.SubElement(context, _q(a, "AuthnContextClassRef")).text = _PASSWORD_CLASS
 
@@ -405,6 +488,7 @@ def build_response(*, issuer: str, name_id: str, name_id_format: str, audience: 
 
 # Cognito's checks --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SamlAssertion:
     """A verified assertion: the subject and the attributes (multi-valued ones as lists)."""
@@ -417,15 +501,21 @@ class SamlAssertion:
     session_index: str | None
 
 
-def _verified(element: etree._Element, certificates: Sequence[x509.Certificate],
-              expected_id: str) -> etree._Element:
+def _verified(
+    element: etree._Element, certificates: Sequence[x509.Certificate], expected_id: str
+) -> etree._Element:
     """The element as covered by its enveloped signature, or :class:`SamlError`."""
-    config = SignatureConfiguration(location="./", signature_methods=frozenset({
-        SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}))
+    config = SignatureConfiguration(
+        location="./",
+        signature_methods=frozenset(
+            {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
+        ),
+    )
     for certificate in certificates:
         try:
-            result = XMLVerifier().verify(element, x509_cert=certificate, id_attribute="ID",
-                                          expect_config=config)
+            result = XMLVerifier().verify(
+                element, x509_cert=certificate, id_attribute="ID", expect_config=config
+            )
         except (InvalidSignature, InvalidDigest, InvalidCertificate, InvalidInput):
             continue
         assert not isinstance(result, list)
@@ -435,9 +525,17 @@ def _verified(element: etree._Element, certificates: Sequence[x509.Certificate],
     raise SamlError(_SIGNATURE_INVALID, "server_error")
 
 
-def verify_response(saml_response: str, *, certificates: Sequence[x509.Certificate],
-                    idp_entity_id: str, audience: str, recipient: str, now: float,
-                    in_response_to: str | None, skew: float = _CLOCK_SKEW) -> SamlAssertion:
+def verify_response(
+    saml_response: str,
+    *,
+    certificates: Sequence[x509.Certificate],
+    idp_entity_id: str,
+    audience: str,
+    recipient: str,
+    now: float,
+    in_response_to: str | None,
+    skew: float = _CLOCK_SKEW,
+) -> SamlAssertion:
     """Check a base64 ``SAMLResponse`` as Cognito does and return its assertion.
 
     The response or its assertion must be signed by one of ``certificates``; the issuer must be
@@ -461,8 +559,9 @@ def verify_response(saml_response: str, *, certificates: Sequence[x509.Certifica
 
     code = response.find(f"{_q(NS_PROTOCOL, 'Status')}/{_q(NS_PROTOCOL, 'StatusCode')}")
     if code is None or code.get("Value") != STATUS_SUCCESS:
-        message = response.findtext(f"{_q(NS_PROTOCOL, 'Status')}/"
-                                    f"{_q(NS_PROTOCOL, 'StatusMessage')}")
+        message = response.findtext(
+            f"{_q(NS_PROTOCOL, 'Status')}/{_q(NS_PROTOCOL, 'StatusMessage')}"
+        )
         detail = message or (code.get("Value") if code is not None else "no status")
         raise SamlError(f"{_INVALID}the identity provider returned an error: {detail}")
     destination = response.get("Destination")
@@ -482,8 +581,10 @@ def verify_response(saml_response: str, *, certificates: Sequence[x509.Certifica
     a = {"a": NS_ASSERTION}
     issuer = (assertion.findtext("a:Issuer", namespaces=a) or "").strip()
     if issuer != idp_entity_id:
-        raise SamlError(f"{_INVALID}Issuer {issuer or '(none)'} does not match the identity "
-                        f"provider {idp_entity_id}")
+        raise SamlError(
+            f"{_INVALID}Issuer {issuer or '(none)'} does not match the identity "
+            f"provider {idp_entity_id}"
+        )
     answered = response.get("InResponseTo")
     if in_response_to is None and answered is not None:
         raise SamlError(f"{_INVALID}unsolicited response must not have InResponseTo")
@@ -499,35 +600,45 @@ def verify_response(saml_response: str, *, certificates: Sequence[x509.Certifica
     not_after = conditions.get("NotOnOrAfter")
     if not_after is not None and now - skew >= _parse_instant(not_after, "NotOnOrAfter"):
         raise SamlError(f"{_INVALID}the assertion has expired (NotOnOrAfter {not_after})")
-    audiences = [(node.text or "").strip()
-                 for node in conditions.findall("a:AudienceRestriction/a:Audience", a)]
+    audiences = [
+        (node.text or "").strip()
+        for node in conditions.findall("a:AudienceRestriction/a:Audience", a)
+    ]
     if audience not in audiences:
-        raise SamlError(f"{_INVALID}Audience {', '.join(audiences) or '(none)'} does not match "
-                        f"{audience}")
+        raise SamlError(
+            f"{_INVALID}Audience {', '.join(audiences) or '(none)'} does not match {audience}"
+        )
 
     subject = assertion.find("a:Subject", a)
     name_id = subject.find("a:NameID", a) if subject is not None else None
     if subject is None or name_id is None or not (name_id.text or "").strip():
         raise SamlError(f"{_INVALID}the assertion has no Subject NameID")
-    bearer = [c.find("a:SubjectConfirmationData", a)
-              for c in subject.findall("a:SubjectConfirmation", a) if c.get("Method") == _BEARER]
+    bearer = [
+        c.find("a:SubjectConfirmationData", a)
+        for c in subject.findall("a:SubjectConfirmation", a)
+        if c.get("Method") == _BEARER
+    ]
     data = next((d for d in bearer if d is not None), None)
     if data is None:
         raise SamlError(f"{_INVALID}no bearer SubjectConfirmation")
     if data.get("Recipient") != recipient:
-        raise SamlError(f"{_INVALID}Recipient {data.get('Recipient') or '(none)'} does not "
-                        f"match {recipient}")
+        raise SamlError(
+            f"{_INVALID}Recipient {data.get('Recipient') or '(none)'} does not match {recipient}"
+        )
     confirmed_until = data.get("NotOnOrAfter")
     if confirmed_until is not None and now - skew >= _parse_instant(
-            confirmed_until, "SubjectConfirmationData NotOnOrAfter"):
-        raise SamlError(f"{_INVALID}the subject confirmation has expired "
-                        f"(NotOnOrAfter {confirmed_until})")
+        confirmed_until, "SubjectConfirmationData NotOnOrAfter"
+    ):
+        raise SamlError(
+            f"{_INVALID}the subject confirmation has expired (NotOnOrAfter {confirmed_until})"
+        )
     confirmed_for = data.get("InResponseTo")
     if in_response_to is None and confirmed_for is not None:
         raise SamlError(f"{_INVALID}unsolicited response must not have InResponseTo")
     if in_response_to is not None and confirmed_for != in_response_to:
-        raise SamlError(f"{_INVALID}InResponseTo {confirmed_for or '(none)'} does not match "
-                        "the request")
+        raise SamlError(
+            f"{_INVALID}InResponseTo {confirmed_for or '(none)'} does not match the request"
+        )
 
     attributes: dict[str, str | list[str]] = {}
     for node in assertion.findall("a:AttributeStatement/a:Attribute", a):
@@ -537,6 +648,10 @@ def verify_response(saml_response: str, *, certificates: Sequence[x509.Certifica
             attributes[name] = values[0] if len(values) == 1 else values
     authn = assertion.find("a:AuthnStatement", a)
     return SamlAssertion(
-        id=assertion.get("ID", ""), issuer=issuer, name_id=(name_id.text or "").strip(),
-        name_id_format=name_id.get("Format"), attributes=attributes,
-        session_index=authn.get("SessionIndex") if authn is not None else None)
+        id=assertion.get("ID", ""),
+        issuer=issuer,
+        name_id=(name_id.text or "").strip(),
+        name_id_format=name_id.get("Format"),
+        attributes=attributes,
+        session_index=authn.get("SessionIndex") if authn is not None else None,
+    )

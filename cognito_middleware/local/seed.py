@@ -51,10 +51,20 @@ __all__ = [
 
 _POOL_ID = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d_[a-zA-Z0-9]+$")
 _IDENTITY_POOL_ID = re.compile(r"^[a-z]{2}-(?:gov-)?[a-z]+-\d:[0-9a-f-]{36}$")
-AUTH_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH",
-              "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_USER_AUTH")
-DEFAULT_AUTH_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH",
-                      "ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH")
+AUTH_FLOWS = (
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_AUTH",
+)
+DEFAULT_AUTH_FLOWS = (
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+)
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
 
 
@@ -66,8 +76,13 @@ TriggerTarget = str | list[str] | Callable[..., Any]
 """A Lambda trigger: ``"package.module:function"``, a loopback ``http(s)://`` URL, a command
 (argv list) or, from Python, a callable."""
 
-TRIGGER_NAMES = ("pre_sign_up", "post_confirmation", "pre_authentication",
-                 "post_authentication", "pre_token_generation")
+TRIGGER_NAMES = (
+    "pre_sign_up",
+    "post_confirmation",
+    "pre_authentication",
+    "post_authentication",
+    "pre_token_generation",
+)
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -309,8 +324,9 @@ class Seed:
                 raise SeedError(f"client {client.client_id!r}: unknown flows {sorted(unknown)}")
             bad_flows = set(client.explicit_auth_flows) - set(AUTH_FLOWS)
             if bad_flows:
-                raise SeedError(f"client {client.client_id!r}: unknown auth flows "
-                                f"{sorted(bad_flows)}")
+                raise SeedError(
+                    f"client {client.client_id!r}: unknown auth flows {sorted(bad_flows)}"
+                )
             if not 0 <= client.rotation_grace_seconds <= 60:
                 raise SeedError(f"client {client.client_id!r}: grace period must be 0-60 s")
         for provider in self.providers:
@@ -321,8 +337,9 @@ class Seed:
             raise SeedError(f"issuer_style must be 'local' or 'aws', got {self.issuer_style!r}")
         pool = self.identity_pool
         if pool is not None and not _IDENTITY_POOL_ID.match(pool.identity_pool_id):
-            raise SeedError(f"identity_pool_id {pool.identity_pool_id!r} is not like "
-                            "'eu-west-1:<uuid>'")
+            raise SeedError(
+                f"identity_pool_id {pool.identity_pool_id!r} is not like 'eu-west-1:<uuid>'"
+            )
         if self.triggers is not None:
             _validate_triggers(self.triggers)
         _validate_branding(self.branding, "branding")
@@ -392,25 +409,25 @@ def _validate_branding(branding: BrandingSeed | None, where: str) -> None:
 
 def _validate_saml(provider: ProviderSeed) -> None:
     where = f"provider {provider.name!r}"
-    saml_only = ("tenant_id", "metadata_file", "metadata_xml", "signing_key",
-                 "signing_certificate")
+    saml_only = ("tenant_id", "metadata_file", "metadata_xml", "signing_key", "signing_certificate")
     if provider.type != "SAML":
         used = [name for name in saml_only if getattr(provider, name) is not None]
         if used:
             raise SeedError(f"{where}: {', '.join(used)} only apply to SAML providers")
         return
     if provider.name_id_format not in ("persistent", "emailAddress", "unspecified"):
-        raise SeedError(f"{where}: name_id_format must be persistent, emailAddress or "
-                        "unspecified")
+        raise SeedError(f"{where}: name_id_format must be persistent, emailAddress or unspecified")
     if provider.signing not in ("assertion", "response", "response_and_assertion"):
-        raise SeedError(f"{where}: signing must be assertion, response or "
-                        "response_and_assertion")
+        raise SeedError(f"{where}: signing must be assertion, response or response_and_assertion")
     if provider.metadata_file is not None and provider.metadata_xml is not None:
         raise SeedError(f"{where}: give metadata_file or metadata_xml, not both")
     if provider.signing_certificate is not None and provider.signing_key is None:
         raise SeedError(f"{where}: signing_certificate needs signing_key")
-    if provider.metadata_file is None and provider.metadata_xml is None and (
-            provider.signing_key is None):
+    if (
+        provider.metadata_file is None
+        and provider.metadata_xml is None
+        and (provider.signing_key is None)
+    ):
         return
     from .saml import IdpCredentials, parse_metadata
 
@@ -483,6 +500,7 @@ DEMO_AZURE_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 DEMO_ACCOUNT = "000000000000"
 
 _SAML_CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"
+_MS_IDENTITY_CLAIMS = "http://schemas.microsoft.com/identity/claims"
 _MS_CLAIMS = "http://schemas.microsoft.com/ws/2008/06/identity/claims"
 
 
@@ -504,44 +522,80 @@ def demo_seed(app_url: str = "http://127.0.0.1:8000") -> Seed:
     return Seed(
         user_pool_id=DEMO_POOL_ID,
         groups=[
-            GroupSeed(name="admin", precedence=1, role_arn=_role("demo-admin"),
-                      description="Administrators"),
-            GroupSeed(name="users", precedence=10, role_arn=_role("demo-users"),
-                      description="Everyone"),
+            GroupSeed(
+                name="admin",
+                precedence=1,
+                role_arn=_role("demo-admin"),
+                description="Administrators",
+            ),
+            GroupSeed(
+                name="users", precedence=10, role_arn=_role("demo-users"), description="Everyone"
+            ),
         ],
         users=[
-            UserSeed(username="alice", password=DEMO_PASSWORD, email="alice@example.com",
-                     groups=["admin", "users"],
-                     attributes={"name": "Alice Admin", "custom:department": "engineering"},
-                     sub="0f4b6a8e-2c1d-4e3f-9a7b-5c6d7e8f9a01"),
-            UserSeed(username="bob", password=DEMO_PASSWORD, email="bob@example.com",
-                     groups=["users"],
-                     attributes={"name": "Bob User", "custom:department": "sales"},
-                     sub="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+            UserSeed(
+                username="alice",
+                password=DEMO_PASSWORD,
+                email="alice@example.com",
+                groups=["admin", "users"],
+                attributes={"name": "Alice Admin", "custom:department": "engineering"},
+                sub="0f4b6a8e-2c1d-4e3f-9a7b-5c6d7e8f9a01",
+            ),
+            UserSeed(
+                username="bob",
+                password=DEMO_PASSWORD,
+                email="bob@example.com",
+                groups=["users"],
+                attributes={"name": "Bob User", "custom:department": "sales"},
+                sub="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+            ),
         ],
-        resource_servers=[ResourceServerSeed(identifier="demo-api", name="Demo API",
-                                             scopes=["read", "write"])],
+        resource_servers=[
+            ResourceServerSeed(identifier="demo-api", name="Demo API", scopes=["read", "write"])
+        ],
         clients=[
-            ClientSeed(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                       client_name="demo-web", callback_urls=[callback], logout_urls=[signout],
-                       allowed_scopes=scopes,
-                       identity_providers=["COGNITO", "AzureAD", "Okta"],
-                       refresh_token_rotation=True, rotation_grace_seconds=10),
-            ClientSeed(client_id=DEMO_PUBLIC_CLIENT_ID, client_name="demo-spa",
-                       callback_urls=[callback], logout_urls=[signout], allowed_scopes=scopes,
-                       identity_providers=["COGNITO", "AzureAD", "Okta"]),
-            ClientSeed(client_id=DEMO_SERVICE_CLIENT_ID,
-                       client_secret=DEMO_SERVICE_CLIENT_SECRET, client_name="demo-service",
-                       allowed_oauth_flows=["client_credentials"],
-                       allowed_scopes=["demo-api/read", "demo-api/write"], identity_providers=[]),
-            ClientSeed(client_id=DEMO_PORTAL_CLIENT_ID, client_secret=DEMO_PORTAL_CLIENT_SECRET,
-                       client_name="demo-portal", callback_urls=[callback],
-                       logout_urls=[signout], allowed_scopes=scopes,
-                       identity_providers=["AzureAD"]),
+            ClientSeed(
+                client_id=DEMO_CLIENT_ID,
+                client_secret=DEMO_CLIENT_SECRET,
+                client_name="demo-web",
+                callback_urls=[callback],
+                logout_urls=[signout],
+                allowed_scopes=scopes,
+                identity_providers=["COGNITO", "AzureAD", "Okta"],
+                refresh_token_rotation=True,
+                rotation_grace_seconds=10,
+            ),
+            ClientSeed(
+                client_id=DEMO_PUBLIC_CLIENT_ID,
+                client_name="demo-spa",
+                callback_urls=[callback],
+                logout_urls=[signout],
+                allowed_scopes=scopes,
+                identity_providers=["COGNITO", "AzureAD", "Okta"],
+            ),
+            ClientSeed(
+                client_id=DEMO_SERVICE_CLIENT_ID,
+                client_secret=DEMO_SERVICE_CLIENT_SECRET,
+                client_name="demo-service",
+                allowed_oauth_flows=["client_credentials"],
+                allowed_scopes=["demo-api/read", "demo-api/write"],
+                identity_providers=[],
+            ),
+            ClientSeed(
+                client_id=DEMO_PORTAL_CLIENT_ID,
+                client_secret=DEMO_PORTAL_CLIENT_SECRET,
+                client_name="demo-portal",
+                callback_urls=[callback],
+                logout_urls=[signout],
+                allowed_scopes=scopes,
+                identity_providers=["AzureAD"],
+            ),
         ],
         providers=[
             ProviderSeed(
-                name="AzureAD", type="SAML", display_name="Microsoft (simulated Azure AD)",
+                name="AzureAD",
+                type="SAML",
+                display_name="Microsoft (simulated Azure AD)",
                 issuer=f"https://sts.windows.net/{DEMO_AZURE_TENANT}/",
                 tenant_id=DEMO_AZURE_TENANT,
                 idp_identifiers=["contoso.example"],
@@ -552,32 +606,48 @@ def demo_seed(app_url: str = "http://127.0.0.1:8000") -> Seed:
                     "name": "http://schemas.microsoft.com/identity/claims/displayname",
                     "custom:groups": f"{_MS_CLAIMS}/groups",
                 },
-                users=[IdpUserSeed(
-                    username="carol@contoso.example", password=DEMO_PASSWORD,
-                    user_id="carol@contoso.example",
-                    claims={
-                        f"{_SAML_CLAIMS}/emailaddress": "carol@contoso.example",
-                        f"{_SAML_CLAIMS}/givenname": "Carol",
-                        f"{_SAML_CLAIMS}/surname": "Azure",
-                        "http://schemas.microsoft.com/identity/claims/displayname": "Carol Azure",
-                        f"{_MS_CLAIMS}/groups": ["5f0c3c5e-6f3a-4a8e-9d55-0f9a2d1c7e11",
-                                                 "a2b4c6d8-1e3f-4a5b-8c7d-9e0f1a2b3c4d"],
-                    },
-                )],
+                users=[
+                    IdpUserSeed(
+                        username="carol@contoso.example",
+                        password=DEMO_PASSWORD,
+                        user_id="carol@contoso.example",
+                        claims={
+                            f"{_SAML_CLAIMS}/emailaddress": "carol@contoso.example",
+                            f"{_SAML_CLAIMS}/givenname": "Carol",
+                            f"{_SAML_CLAIMS}/surname": "Azure",
+                            f"{_MS_IDENTITY_CLAIMS}/displayname": "Carol Azure",
+                            f"{_MS_CLAIMS}/groups": [
+                                "5f0c3c5e-6f3a-4a8e-9d55-0f9a2d1c7e11",
+                                "a2b4c6d8-1e3f-4a5b-8c7d-9e0f1a2b3c4d",
+                            ],
+                        },
+                    )
+                ],
                 idp_initiated=True,
             ),
             ProviderSeed(
-                name="Okta", type="OIDC", display_name="Okta (simulated OIDC provider)",
+                name="Okta",
+                type="OIDC",
+                display_name="Okta (simulated OIDC provider)",
                 issuer="https://demo.okta.example/oauth2/default",
                 idp_identifiers=["okta.example"],
-                attribute_mapping={"email": "email", "email_verified": "email_verified",
-                                   "name": "name"},
-                users=[IdpUserSeed(
-                    username="dave@okta.example", password=DEMO_PASSWORD,
-                    user_id="00u1a2b3c4d5e6f7g8h9",
-                    claims={"email": "dave@okta.example", "email_verified": "true",
-                            "name": "Dave Okta"},
-                )],
+                attribute_mapping={
+                    "email": "email",
+                    "email_verified": "email_verified",
+                    "name": "name",
+                },
+                users=[
+                    IdpUserSeed(
+                        username="dave@okta.example",
+                        password=DEMO_PASSWORD,
+                        user_id="00u1a2b3c4d5e6f7g8h9",
+                        claims={
+                            "email": "dave@okta.example",
+                            "email_verified": "true",
+                            "name": "Dave Okta",
+                        },
+                    )
+                ],
             ),
         ],
         identity_pool=IdentityPoolSeed(
@@ -585,7 +655,8 @@ def demo_seed(app_url: str = "http://127.0.0.1:8000") -> Seed:
             allow_unauthenticated=True,
             authenticated_role_arn=_role("demo-authenticated"),
             unauthenticated_role_arn=_role("demo-guest"),
-            role_mapping=RoleMappingSeed(type="Token",
-                                         ambiguous_role_resolution="AuthenticatedRole"),
+            role_mapping=RoleMappingSeed(
+                type="Token", ambiguous_role_resolution="AuthenticatedRole"
+            ),
         ),
     )

@@ -28,19 +28,33 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app: ASGIApp, *, log_level: str = "warning", access_log: bool = False,
-                tls: TLSFiles | None = None) -> Any:
+def make_server(
+    app: ASGIApp,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    tls: TLSFiles | None = None,
+) -> Any:
     """A uvicorn server for ``app`` (HTTPS with ``tls``), to run on a socket from :func:`bind`."""
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ImportError("running the local Cognito as a server needs uvicorn: "
-                          "pip install 'cognito-middleware[local]'") from exc
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off",
-                            ws="none", http="h11", timeout_graceful_shutdown=1,
-                            log_config=None,
-                            ssl_certfile=str(tls.certificate) if tls else None,
-                            ssl_keyfile=str(tls.key) if tls else None)
+        raise ImportError(
+            "running the local Cognito as a server needs uvicorn: "
+            "pip install 'cognito-middleware[local]'"
+        ) from exc
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="off",
+        ws="none",
+        http="h11",
+        timeout_graceful_shutdown=1,
+        log_config=None,
+        ssl_certfile=str(tls.certificate) if tls else None,
+        ssl_keyfile=str(tls.key) if tls else None,
+    )
     return uvicorn.Server(config)
 
 
@@ -66,15 +80,23 @@ def serve_until_stopped(server: Any, sock: socket.socket) -> None:
 
 
 @contextmanager
-def background_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
-                      startup_timeout: float = 10.0,
-                      tls: TLSFiles | None = None) -> Iterator[tuple[str, int]]:
+def background_server(
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout: float = 10.0,
+    tls: TLSFiles | None = None,
+) -> Iterator[tuple[str, int]]:
     """Serve ``app`` in a daemon thread; yields ``(host, port)``; stops and joins on exit."""
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
     server = make_server(app, tls=tls)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name=f"local-cognito-{bound_port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run,
+        kwargs={"sockets": [sock]},
+        name=f"local-cognito-{bound_port}",
+        daemon=True,
+    )
     thread.start()
     deadline = time.monotonic() + startup_timeout
     while not server.started:

@@ -33,7 +33,8 @@ _INFO = b"Caldera Derived Key\x01"
 # "Tue Dec 1 23:48:15 UTC 2026": the day without a leading zero, as the JS SDK formats it.
 _TIMESTAMP = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-    r"([1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC \d{4}$")
+    r"([1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC \d{4}$"
+)
 
 
 def _pad_hex(value: int | str) -> str:
@@ -98,8 +99,9 @@ def start(pool_name: str, user_id: str, password: str, srp_a_hex: str) -> SRPCha
     return SRPChallenge(user_id, salt_hex, verifier, small_b, big_b, big_a, secret_block)
 
 
-def verify(challenge: SRPChallenge, pool_name: str, timestamp: str, secret_block: str,
-           signature: str) -> bool:
+def verify(
+    challenge: SRPChallenge, pool_name: str, timestamp: str, secret_block: str, signature: str
+) -> bool:
     """Whether ``PASSWORD_CLAIM_SIGNATURE`` proves knowledge of the password."""
     if not secrets.compare_digest(secret_block.encode(), challenge.secret_block.encode()):
         return False
@@ -107,11 +109,16 @@ def verify(challenge: SRPChallenge, pool_name: str, timestamp: str, secret_block
     if u == 0:
         return False
     s = pow(challenge.big_a * pow(challenge.verifier, u, N), challenge.small_b, N)
-    prk = hmac.new(bytes.fromhex(_pad_hex(f"{u:x}")), bytes.fromhex(_pad_hex(s)),
-                   hashlib.sha256).digest()
+    prk = hmac.new(
+        bytes.fromhex(_pad_hex(f"{u:x}")), bytes.fromhex(_pad_hex(s)), hashlib.sha256
+    ).digest()
     key = hmac.new(prk, _INFO, hashlib.sha256).digest()[:16]
-    message = (pool_name.encode() + challenge.user_id.encode()
-               + base64.standard_b64decode(challenge.secret_block) + timestamp.encode())
+    message = (
+        pool_name.encode()
+        + challenge.user_id.encode()
+        + base64.standard_b64decode(challenge.secret_block)
+        + timestamp.encode()
+    )
     expected = base64.standard_b64encode(hmac.new(key, message, hashlib.sha256).digest())
     return secrets.compare_digest(expected, signature.encode())
 

@@ -25,7 +25,10 @@ __all__ = ["FORMAT", "VERSION", "StateError", "StateFile", "StateSaver", "seed_o
 FORMAT = "cognito-middleware-local-state"
 VERSION = 1
 _SECTIONS: dict[str, type | tuple[type, ...]] = {
-    "user_pool": dict, "identity_pool": (dict, type(None)), "issuer_style": str}
+    "user_pool": dict,
+    "identity_pool": (dict, type(None)),
+    "issuer_style": str,
+}
 _logger = logging.getLogger("cognito_middleware.local")
 
 
@@ -61,13 +64,15 @@ class StateFile:
         except (ValueError, UnicodeDecodeError) as exc:
             raise self.error(f"not a valid state file (corrupt JSON: {exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise self.error(f"not a local Cognito state file (no \"format\": \"{FORMAT}\")")
+            raise self.error(f'not a local Cognito state file (no "format": "{FORMAT}")')
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise self.error("the state file has no valid \"version\"")
+            raise self.error('the state file has no valid "version"')
         if version > VERSION:
-            raise self.error(f"state file version {version} is newer than this version of "
-                             f"cognito-middleware reads ({VERSION}); upgrade it")
+            raise self.error(
+                f"state file version {version} is newer than this version of "
+                f"cognito-middleware reads ({VERSION}); upgrade it"
+            )
         if version < 1:
             raise self.error(f"unknown state file version {version}")
         for name, kind in _SECTIONS.items():
@@ -110,8 +115,9 @@ class StateSaver:
     first of a burst of :meth:`changed` calls (which never block), and once more at
     :meth:`close`."""
 
-    def __init__(self, file: StateFile, snapshot: Callable[[], dict[str, Any]], *,
-                 delay: float = 0.05) -> None:
+    def __init__(
+        self, file: StateFile, snapshot: Callable[[], dict[str, Any]], *, delay: float = 0.05
+    ) -> None:
         self.file = file
         self._snapshot = snapshot
         self._delay = delay
@@ -120,8 +126,7 @@ class StateSaver:
         self._write_lock = threading.Lock()
         self.saves = 0
         """How many times the file was written."""
-        self._thread = threading.Thread(target=self._run, name="local-cognito-state",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="local-cognito-state", daemon=True)
         self._thread.start()
 
     def changed(self) -> None:
@@ -154,8 +159,7 @@ class StateSaver:
             try:
                 self.flush()
             except OSError as exc:
-                _logger.error("cannot save the local Cognito state to %s: %s", self.file.path,
-                              exc)
+                _logger.error("cannot save the local Cognito state to %s: %s", self.file.path, exc)
 
 
 def seed_of(file: StateFile, data: dict[str, Any]) -> Seed:
@@ -164,15 +168,17 @@ def seed_of(file: StateFile, data: dict[str, Any]) -> Seed:
     pool = data["user_pool"]
     identity = data["identity_pool"]
     try:
-        return Seed.from_dict({
-            "user_pool_id": pool["pool_id"],
-            "required_attributes": pool["required_attributes"],
-            "clients": pool["clients"],
-            "providers": pool["providers"],
-            "resource_servers": pool["resource_servers"],
-            "identity_pool": identity["config"] if identity is not None else None,
-            "issuer_style": data["issuer_style"],
-        })
+        return Seed.from_dict(
+            {
+                "user_pool_id": pool["pool_id"],
+                "required_attributes": pool["required_attributes"],
+                "clients": pool["clients"],
+                "providers": pool["providers"],
+                "resource_servers": pool["resource_servers"],
+                "identity_pool": identity["config"] if identity is not None else None,
+                "issuer_style": data["issuer_style"],
+            }
+        )
     except (KeyError, TypeError) as exc:
         raise file.error(f"the state file is malformed (missing or wrong {exc})") from None
     except SeedError as exc:

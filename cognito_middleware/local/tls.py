@@ -63,8 +63,9 @@ def _usable(cert_path: Path, key_path: Path, names: set[str]) -> bool:
     return names <= present
 
 
-def ensure_certificate(directory: str | os.PathLike[str] | None = None,
-                       host: str = "127.0.0.1") -> TLSFiles:
+def ensure_certificate(
+    directory: str | os.PathLike[str] | None = None, host: str = "127.0.0.1"
+) -> TLSFiles:
     """The certificate and key in ``directory`` (default: :func:`default_directory`), made
     now when missing, expiring within 30 days, or not naming ``host``.
 
@@ -82,8 +83,12 @@ def ensure_certificate(directory: str | os.PathLike[str] | None = None,
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Local Cognito"),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "cognito-middleware")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Local Cognito"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "cognito-middleware"),
+        ]
+    )
     alt: list[x509.GeneralName] = []
     for name in sorted(names):
         try:
@@ -94,28 +99,44 @@ def ensure_certificate(directory: str | os.PathLike[str] | None = None,
     public = key.public_key()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(subject).public_key(public)
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + _VALIDITY)
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         # Its own issuer, so it is both the server's certificate and what clients trust.
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, crl_sign=False,
-            content_commitment=False, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public),
-                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
         .sign(key, hashes.SHA256())
     )
     folder.mkdir(parents=True, exist_ok=True)
-    _write(files.key, key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()), 0o600)
+    _write(
+        files.key,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        0o600,
+    )
     _write(files.certificate, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return files
 

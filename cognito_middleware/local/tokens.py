@@ -68,10 +68,12 @@ def new_refresh_token() -> str:
     The emulator keeps the meaning server-side; the content is random.
     """
     header = b64url(json.dumps(_REFRESH_HEADER, separators=(",", ":")).encode())
-    return ".".join((
-        header,
-        b64url(secrets.token_bytes(256)),  # RSA-OAEP encrypted content key
-        b64url(secrets.token_bytes(12)),  # GCM IV
-        b64url(secrets.token_bytes(1024)),  # ciphertext
-        b64url(secrets.token_bytes(16)),  # GCM tag
-    ))
+    return ".".join(
+        (
+            header,
+            b64url(secrets.token_bytes(256)),  # RSA-OAEP encrypted content key
+            b64url(secrets.token_bytes(12)),  # GCM IV
+            b64url(secrets.token_bytes(1024)),  # ciphertext
+            b64url(secrets.token_bytes(16)),  # GCM tag
+        )
+    )

@@ -62,22 +62,59 @@ __all__ = ["SignUpDecision", "TokenOverrides", "TriggerError", "Triggers", "user
 
 SDK_VERSION = "aws-sdk-unknown-unknown"
 _LAMBDA_NAMES = {
-    "pre_sign_up": "PreSignUp", "post_confirmation": "PostConfirmation",
-    "pre_authentication": "PreAuthentication", "post_authentication": "PostAuthentication",
+    "pre_sign_up": "PreSignUp",
+    "post_confirmation": "PostConfirmation",
+    "pre_authentication": "PreAuthentication",
+    "post_authentication": "PostAuthentication",
     "pre_token_generation": "PreTokenGeneration",
 }
 _UNRECOGNIZABLE = "Unrecognizable lambda output"
 
 # Claims a pre token generation trigger may not add, override or suppress (AWS developer
 # guide, "Pre token generation Lambda trigger", excluded claims).
-ID_TOKEN_FIXED = frozenset({
-    "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "exp", "iat",
-    "identities", "iss", "jti", "nbf", "nonce", "origin_jti", "sub", "token_use",
-})
-ACCESS_TOKEN_FIXED = frozenset({
-    "acr", "amr", "aud", "auth_time", "azp", "client_id", "exp", "iat", "identities", "iss",
-    "jti", "nbf", "origin_jti", "scope", "sub", "token_use", "username", "version",
-})
+ID_TOKEN_FIXED = frozenset(
+    {
+        "acr",
+        "amr",
+        "aud",
+        "at_hash",
+        "auth_time",
+        "azp",
+        "cognito:username",
+        "exp",
+        "iat",
+        "identities",
+        "iss",
+        "jti",
+        "nbf",
+        "nonce",
+        "origin_jti",
+        "sub",
+        "token_use",
+    }
+)
+ACCESS_TOKEN_FIXED = frozenset(
+    {
+        "acr",
+        "amr",
+        "aud",
+        "auth_time",
+        "azp",
+        "client_id",
+        "exp",
+        "iat",
+        "identities",
+        "iss",
+        "jti",
+        "nbf",
+        "origin_jti",
+        "scope",
+        "sub",
+        "token_use",
+        "username",
+        "version",
+    }
+)
 # These change only through groupOverrideDetails, not through claimsToAddOrOverride.
 _GROUP_CLAIMS = frozenset({"cognito:groups", "cognito:roles", "cognito:preferred_role"})
 
@@ -138,8 +175,9 @@ class TokenOverrides:
         """The access token claims with the overrides applied, ``scope`` included."""
         _set_list(claims, "cognito:groups", self.groups)
         if self.scopes_add or self.scopes_suppress:
-            scopes = [s for s in str(claims.get("scope", "")).split()
-                      if s not in self.scopes_suppress]
+            scopes = [
+                s for s in str(claims.get("scope", "")).split() if s not in self.scopes_suppress
+            ]
             scopes += [s for s in self.scopes_add if s not in scopes]
             claims["scope"] = " ".join(scopes)
         claims.update(self.access_add)
@@ -212,8 +250,7 @@ class Triggers:
 
     # Configuration -------------------------------------------------------------------------
 
-    def set(self, name: str, target: TriggerTarget | None, *,
-            version: str | None = None) -> None:
+    def set(self, name: str, target: TriggerTarget | None, *, version: str | None = None) -> None:
         """Configure (or with ``None`` remove) a trigger at run time; ``version`` is the pre
         token generation event version (``V1_0``, ``V2_0``, ``V3_0``)."""
         if name not in TRIGGER_NAMES:
@@ -265,13 +302,25 @@ class Triggers:
 
     # Invocation ----------------------------------------------------------------------------
 
-    def _event(self, *, version: str, source: str, client_id: str, username: str | None,
-               request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    def _event(
+        self,
+        *,
+        version: str,
+        source: str,
+        client_id: str,
+        username: str | None,
+        request: dict[str, Any],
+        response: dict[str, Any],
+    ) -> dict[str, Any]:
         return {
-            "version": version, "triggerSource": source, "region": self.region,
-            "userPoolId": self.pool_id, "userName": username,
+            "version": version,
+            "triggerSource": source,
+            "region": self.region,
+            "userPoolId": self.pool_id,
+            "userName": username,
             "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": client_id},
-            "request": request, "response": response,
+            "request": request,
+            "response": response,
         }
 
     def _invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -280,12 +329,17 @@ class Triggers:
         try:
             result = self._invokers[name](json.loads(json.dumps(event)))
         except _Unreachable as exc:
-            raise TriggerError("UnexpectedLambdaException",
-                               f"{lambda_name} invocation failed due to error {exc}.",
-                               lambda_name) from None
+            raise TriggerError(
+                "UnexpectedLambdaException",
+                f"{lambda_name} invocation failed due to error {exc}.",
+                lambda_name,
+            ) from None
         except _Failed as exc:
-            raise TriggerError("UserLambdaValidationException",
-                               f"{lambda_name} failed with error {exc}.", lambda_name) from None
+            raise TriggerError(
+                "UserLambdaValidationException",
+                f"{lambda_name} failed with error {exc}.",
+                lambda_name,
+            ) from None
         if not isinstance(result, dict):
             raise TriggerError("InvalidLambdaResponseException", _UNRECOGNIZABLE, lambda_name)
         answer = result.get("response")
@@ -297,31 +351,56 @@ class Triggers:
 
     # Entry points --------------------------------------------------------------------------
 
-    def pre_sign_up(self, *, source: str, client_id: str, username: str,
-                    user_attributes: Mapping[str, str],
-                    validation_data: Mapping[str, str] | None = None,
-                    client_metadata: Mapping[str, str] | None = None) -> SignUpDecision:
+    def pre_sign_up(
+        self,
+        *,
+        source: str,
+        client_id: str,
+        username: str,
+        user_attributes: Mapping[str, str],
+        validation_data: Mapping[str, str] | None = None,
+        client_metadata: Mapping[str, str] | None = None,
+    ) -> SignUpDecision:
         """Pre sign-up (``PreSignUp_SignUp``, ``PreSignUp_AdminCreateUser``,
         ``PreSignUp_ExternalProvider``): may refuse (raise) or auto-confirm/verify."""
         if not self.configured("pre_sign_up"):
             return SignUpDecision()
-        request: dict[str, Any] = {"userAttributes": dict(user_attributes),
-                                   "validationData": dict(validation_data or {})}
+        request: dict[str, Any] = {
+            "userAttributes": dict(user_attributes),
+            "validationData": dict(validation_data or {}),
+        }
         if client_metadata:
             request["clientMetadata"] = dict(client_metadata)
-        answer = self._invoke("pre_sign_up", self._event(
-            version="1", source=source, client_id=client_id, username=username,
-            request=request, response={"autoConfirmUser": False, "autoVerifyEmail": False,
-                                       "autoVerifyPhone": False}))
-        flags = [answer.get(k, False) for k in ("autoConfirmUser", "autoVerifyEmail",
-                                                "autoVerifyPhone")]
+        answer = self._invoke(
+            "pre_sign_up",
+            self._event(
+                version="1",
+                source=source,
+                client_id=client_id,
+                username=username,
+                request=request,
+                response={
+                    "autoConfirmUser": False,
+                    "autoVerifyEmail": False,
+                    "autoVerifyPhone": False,
+                },
+            ),
+        )
+        flags = [
+            answer.get(k, False) for k in ("autoConfirmUser", "autoVerifyEmail", "autoVerifyPhone")
+        ]
         if not all(isinstance(f, bool) for f in flags):
             raise TriggerError("InvalidLambdaResponseException", _UNRECOGNIZABLE, "PreSignUp")
         return SignUpDecision(*flags)
 
-    def post_confirmation(self, *, client_id: str, user: User,
-                          source: str = "PostConfirmation_ConfirmSignUp",
-                          client_metadata: Mapping[str, str] | None = None) -> None:
+    def post_confirmation(
+        self,
+        *,
+        client_id: str,
+        user: User,
+        source: str = "PostConfirmation_ConfirmSignUp",
+        client_metadata: Mapping[str, str] | None = None,
+    ) -> None:
         """Post confirmation (``PostConfirmation_ConfirmSignUp``,
         ``PostConfirmation_ConfirmForgotPassword``)."""
         if not self.configured("post_confirmation"):
@@ -329,42 +408,83 @@ class Triggers:
         request: dict[str, Any] = {"userAttributes": user_attributes(user)}
         if client_metadata:
             request["clientMetadata"] = dict(client_metadata)
-        self._invoke("post_confirmation", self._event(
-            version="1", source=source, client_id=client_id, username=user.username,
-            request=request, response={}))
+        self._invoke(
+            "post_confirmation",
+            self._event(
+                version="1",
+                source=source,
+                client_id=client_id,
+                username=user.username,
+                request=request,
+                response={},
+            ),
+        )
 
-    def pre_authentication(self, *, client_id: str, user: User,
-                           validation_data: Mapping[str, str] | None = None) -> None:
+    def pre_authentication(
+        self, *, client_id: str, user: User, validation_data: Mapping[str, str] | None = None
+    ) -> None:
         """Pre authentication (``PreAuthentication_Authentication``): raising refuses the
         sign-in."""
         if not self.configured("pre_authentication"):
             return
-        self._invoke("pre_authentication", self._event(
-            version="1", source="PreAuthentication_Authentication", client_id=client_id,
-            username=user.username,
-            request={"userAttributes": user_attributes(user),
-                     "validationData": dict(validation_data or {}), "userNotFound": False},
-            response={}))
+        self._invoke(
+            "pre_authentication",
+            self._event(
+                version="1",
+                source="PreAuthentication_Authentication",
+                client_id=client_id,
+                username=user.username,
+                request={
+                    "userAttributes": user_attributes(user),
+                    "validationData": dict(validation_data or {}),
+                    "userNotFound": False,
+                },
+                response={},
+            ),
+        )
 
-    def post_authentication(self, *, client_id: str, user: User, new_device_used: bool = False,
-                            client_metadata: Mapping[str, str] | None = None) -> None:
+    def post_authentication(
+        self,
+        *,
+        client_id: str,
+        user: User,
+        new_device_used: bool = False,
+        client_metadata: Mapping[str, str] | None = None,
+    ) -> None:
         """Post authentication (``PostAuthentication_Authentication``); raising fails the
         sign-in, as in Cognito."""
         if not self.configured("post_authentication"):
             return
-        request: dict[str, Any] = {"userAttributes": user_attributes(user),
-                                   "newDeviceUsed": new_device_used}
+        request: dict[str, Any] = {
+            "userAttributes": user_attributes(user),
+            "newDeviceUsed": new_device_used,
+        }
         if client_metadata:
             request["clientMetadata"] = dict(client_metadata)
-        self._invoke("post_authentication", self._event(
-            version="1", source="PostAuthentication_Authentication", client_id=client_id,
-            username=user.username, request=request, response={}))
+        self._invoke(
+            "post_authentication",
+            self._event(
+                version="1",
+                source="PostAuthentication_Authentication",
+                client_id=client_id,
+                username=user.username,
+                request=request,
+                response={},
+            ),
+        )
 
-    def pre_token_generation(self, *, source: str, client_id: str, user: User | None,
-                             groups: Sequence[str], roles: Sequence[str],
-                             preferred_role: str | None, scopes: Iterable[str],
-                             client_metadata: Mapping[str, str] | None = None,
-                             ) -> TokenOverrides | None:
+    def pre_token_generation(
+        self,
+        *,
+        source: str,
+        client_id: str,
+        user: User | None,
+        groups: Sequence[str],
+        roles: Sequence[str],
+        preferred_role: str | None,
+        scopes: Iterable[str],
+        client_metadata: Mapping[str, str] | None = None,
+    ) -> TokenOverrides | None:
         """Pre token generation (``TokenGeneration_HostedAuth``, ``_Authentication``,
         ``_RefreshTokens``, ``_NewPasswordChallenge``, ``_AuthenticateDevice``, and with a
         V3 trigger ``TokenGeneration_ClientCredentials`` with ``user=None``).
@@ -379,27 +499,37 @@ class Triggers:
             return None
         request: dict[str, Any] = {
             "userAttributes": user_attributes(user) if user is not None else {},
-            "groupConfiguration": {"groupsToOverride": list(groups),
-                                   "iamRolesToOverride": list(roles),
-                                   "preferredRole": preferred_role},
+            "groupConfiguration": {
+                "groupsToOverride": list(groups),
+                "iamRolesToOverride": list(roles),
+                "preferredRole": preferred_role,
+            },
         }
         if version >= 2:
             request["scopes"] = list(scopes)
         if client_metadata:
             request["clientMetadata"] = dict(client_metadata)
         key = "claimsOverrideDetails" if version == 1 else "claimsAndScopeOverrideDetails"
-        answer = self._invoke("pre_token_generation", self._event(
-            version=str(version), source=source, client_id=client_id,
-            username=user.username if user is not None else None, request=request,
-            response={key: None}))
+        answer = self._invoke(
+            "pre_token_generation",
+            self._event(
+                version=str(version),
+                source=source,
+                client_id=client_id,
+                username=user.username if user is not None else None,
+                request=request,
+                response={key: None},
+            ),
+        )
         details = answer.get(key)
         if details is None:
             return TokenOverrides()
         try:
             return _parse_overrides(details, version)
         except _BadResponse as exc:
-            raise TriggerError("InvalidLambdaResponseException", str(exc),
-                               "PreTokenGeneration") from None
+            raise TriggerError(
+                "InvalidLambdaResponseException", str(exc), "PreTokenGeneration"
+            ) from None
 
 
 class _BadResponse(Exception):
@@ -426,8 +556,9 @@ def _claims(value: Any, fixed: frozenset[str], *, strings_only: bool) -> dict[st
     claims = _table(value)
     for name, claim in claims.items():
         if name in fixed or name in _GROUP_CLAIMS:
-            raise _BadResponse(f"Invalid lambda output: the claim {name} cannot be added or "
-                               "overridden.")
+            raise _BadResponse(
+                f"Invalid lambda output: the claim {name} cannot be added or overridden."
+            )
         if strings_only and not isinstance(claim, str):
             raise _BadResponse(_UNRECOGNIZABLE)
     return claims
@@ -456,9 +587,10 @@ def _parse_overrides(details: Any, version: int) -> TokenOverrides:
     }
     if version == 1:
         return TokenOverrides(
-            id_add=_claims(details.get("claimsToAddOrOverride"), ID_TOKEN_FIXED,
-                           strings_only=True),
-            id_suppress=_suppressed(details.get("claimsToSuppress"), ID_TOKEN_FIXED), **common)
+            id_add=_claims(details.get("claimsToAddOrOverride"), ID_TOKEN_FIXED, strings_only=True),
+            id_suppress=_suppressed(details.get("claimsToSuppress"), ID_TOKEN_FIXED),
+            **common,
+        )
     id_part = _table(details.get("idTokenGeneration"))
     access_part = _table(details.get("accessTokenGeneration"))
     scopes_add = _strings(access_part.get("scopesToAdd"))
@@ -466,13 +598,16 @@ def _parse_overrides(details: Any, version: int) -> TokenOverrides:
     if any(not s or " " in s for s in scopes_add):
         raise _BadResponse(_UNRECOGNIZABLE)
     return TokenOverrides(
-        id_add=_claims(id_part.get("claimsToAddOrOverride"), ID_TOKEN_FIXED,
-                       strings_only=False),
+        id_add=_claims(id_part.get("claimsToAddOrOverride"), ID_TOKEN_FIXED, strings_only=False),
         id_suppress=_suppressed(id_part.get("claimsToSuppress"), ID_TOKEN_FIXED),
-        access_add=_claims(access_part.get("claimsToAddOrOverride"), ACCESS_TOKEN_FIXED,
-                           strings_only=False),
+        access_add=_claims(
+            access_part.get("claimsToAddOrOverride"), ACCESS_TOKEN_FIXED, strings_only=False
+        ),
         access_suppress=_suppressed(access_part.get("claimsToSuppress"), ACCESS_TOKEN_FIXED),
-        scopes_add=scopes_add, scopes_suppress=scopes_suppress, **common)
+        scopes_add=scopes_add,
+        scopes_suppress=scopes_suppress,
+        **common,
+    )
 
 
 # Targets -------------------------------------------------------------------------------------
@@ -483,8 +618,11 @@ def _call_python(handler: Callable[..., Any], name: str, timeout: float) -> Invo
         parameters = list(inspect.signature(handler).parameters.values())
     except (TypeError, ValueError):
         parameters = []
-    positional = [p for p in parameters
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
     wants_context = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
 
     def invoke(event: dict[str, Any]) -> Any:
@@ -517,16 +655,23 @@ def _parse_answer(text: str) -> Any:
 
 def _call_command(argv: list[str], event: dict[str, Any], timeout: float) -> Any:
     try:
-        done = subprocess.run(argv, input=json.dumps(event), capture_output=True, text=True,  # noqa: S603
-                              timeout=timeout, check=False)
+        done = subprocess.run(  # noqa: S603 - the seed's own trigger command
+            argv,
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         raise _Unreachable("Socket timeout while invoking Lambda function") from None
     except OSError as exc:
         raise _Unreachable(f"cannot run {argv[0]!r}: {exc.strerror}") from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        message = _error_message(done.stdout) or (lines[-1] if lines else
-                                                  f"exit status {done.returncode}")
+        message = _error_message(done.stdout) or (
+            lines[-1] if lines else f"exit status {done.returncode}"
+        )
         raise _Failed(message)
     return _parse_answer(done.stdout)
 

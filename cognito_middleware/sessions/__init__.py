@@ -7,11 +7,11 @@ Every store implements :class:`SessionStore`; :func:`build_session_store` picks 
 from __future__ import annotations
 
 from ..exceptions import SessionStoreUnavailableError, SessionTooLargeError
-from .base import CookieSettings, SessionData, SessionStore
-from .cookie import CookieSessionStore
-from .factory import build_session_store
-from .memory import MemorySessionStore
-from .redis_store import RedisSessionStore
+from ._base import CookieSettings, SessionData, SessionStore
+from ._cookie import CookieSessionStore
+from ._factory import build_session_store
+from ._memory import MemorySessionStore
+from ._redis_store import RedisSessionStore
 
 __all__ = [
     "CookieSessionStore",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ..config import Secret
-from ..cookies import expire_cookie, set_cookie
+from .._config import Secret
+from .._cookies import expire_cookie, set_cookie
 from ..exceptions import ConfigurationError
-from .base import CookieSettings, SessionData
+from ._base import CookieSettings, SessionData
 
 __all__ = [
     "SecretsArg",
@@ -28,7 +28,6 @@ _SAMESITE = ("lax", "strict", "none")
 
 SecretsArg = Secret | str | Sequence[Secret | str]
 """Session secrets: the first seals (or signs), every one opens (or verifies)."""
-
 
 
 def normalise_secrets(secrets: SecretsArg) -> tuple[Secret, ...]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from itsdangerous import BadSignature, Signer
 
 from .._cache import BoundedMap
+from ._base import CookieSettings, SessionData
 from ._common import (
     SecretsArg,
     check_cookie_settings,
@@ -20,7 +21,6 @@ from ._common import (
     make_cookie,
     normalise_secrets,
 )
-from .base import CookieSettings, SessionData
 
 __all__ = ["ServerSideStore"]
 

@@ -29,9 +29,14 @@ class _FormParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append(HTMLForm(values.get("action", ""),
-                                       values.get("method", "get").lower(),
-                                       values.get("name", ""), values.get("id", "")))
+            self.forms.append(
+                HTMLForm(
+                    values.get("action", ""),
+                    values.get("method", "get").lower(),
+                    values.get("name", ""),
+                    values.get("id", ""),
+                )
+            )
         elif tag == "input" and self.forms and values.get("name"):
             self.forms[-1].fields[values["name"]] = values.get("value", "")
 
@@ -43,8 +48,9 @@ def find_forms(html: str) -> list[HTMLForm]:
     return parser.forms
 
 
-async def sign_in(client: httpx.AsyncClient, url: str, username: str, password: str, *,
-                  max_steps: int = 12) -> httpx.Response:
+async def sign_in(
+    client: httpx.AsyncClient, url: str, username: str, password: str, *, max_steps: int = 12
+) -> httpx.Response:
     """Act as a browser from ``url`` (usually an ``/oauth2/authorize`` URL) through the
     emulator's pages: follow its redirects, fill in the sign-in form (Cognito's or a simulated
     IdP's), submit SAML POST-binding forms.

@@ -50,12 +50,16 @@ def local_cognito_signing_keys() -> tuple[SigningKey, SigningKey]:
 
 
 @pytest.fixture
-def local_cognito(local_cognito_app_url: str,
-                  local_cognito_signing_keys: tuple[SigningKey, SigningKey],
-                  local_cognito_clock: Callable[[], float] | None,
-                  ) -> Iterator[LocalCognito]:
+def local_cognito(
+    local_cognito_app_url: str,
+    local_cognito_signing_keys: tuple[SigningKey, SigningKey],
+    local_cognito_clock: Callable[[], float] | None,
+) -> Iterator[LocalCognito]:
     """A demo-seeded local Cognito served on a free port for the duration of one test."""
-    cognito = LocalCognito(demo_seed(app_url=local_cognito_app_url),
-                           signing_keys=local_cognito_signing_keys, clock=local_cognito_clock)
+    cognito = LocalCognito(
+        demo_seed(app_url=local_cognito_app_url),
+        signing_keys=local_cognito_signing_keys,
+        clock=local_cognito_clock,
+    )
     with cognito.serve():
         yield cognito

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ..config import CognitoConfig
+from .._config import CognitoConfig
 from ..local import LocalCognito, User
 from ..local.tokens import decode_jwt
 from ..sessions import SessionData, SessionStore, build_session_store
@@ -104,7 +104,11 @@ def bearer_token(
         response = await client.get("/api/orders", headers={"Authorization": f"Bearer {token}"})
     """
     tokens = issue_tokens(
-        cognito, username, client_id=client_id, groups=groups, scopes=scopes,
+        cognito,
+        username,
+        client_id=client_id,
+        groups=groups,
+        scopes=scopes,
         attributes=attributes,
     )
     return str(tokens["access_token"])
@@ -150,7 +154,11 @@ async def signed_in(
         )
     requested = ["openid", *(config.scopes if scopes is None else scopes)]
     tokens = issue_tokens(
-        cognito, username, client_id=config.client_id, groups=groups, scopes=requested,
+        cognito,
+        username,
+        client_id=config.client_id,
+        groups=groups,
+        scopes=requested,
         attributes=attributes,
     )
     expiries = []
@@ -170,9 +178,7 @@ async def signed_in(
         refresh_expires_at=now + config.refresh_token_lifetime,
     )
     own_store = store is None
-    target = store if store is not None else build_session_store(
-        config, clock=clock or cognito.now
-    )
+    target = store if store is not None else build_session_store(config, clock=clock or cognito.now)
     try:
         set_cookies = await target.save(session, {})
     finally:
@@ -209,8 +215,12 @@ def _register(
         email = attrs.pop("email", None)
         verified = attrs.pop("email_verified", "true") == "true"
         return cognito.add_user(
-            username, secrets.token_urlsafe(24), email=email, groups=wanted_groups or (),
-            attributes=attrs, email_verified=verified,
+            username,
+            secrets.token_urlsafe(24),
+            email=email,
+            groups=wanted_groups or (),
+            attributes=attrs,
+            email_verified=verified,
         )
     with cognito.pool.lock:
         if wanted_groups is not None:

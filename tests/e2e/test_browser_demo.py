@@ -176,7 +176,7 @@ class Walk:
     def path(self) -> str:
         url = str(self.driver.current_url)
         assert url.startswith(self.demo.app_url), f"expected the app, at {url}"
-        return url[len(self.demo.app_url):]
+        return url[len(self.demo.app_url) :]
 
     def sign_in_form(self, origin: str, name: str) -> None:
         """Wait for a sign-in form served by ``origin`` and screenshot it."""

@@ -22,17 +22,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cognito_middleware.config import CognitoConfig
-from cognito_middleware.credentials import (
+from cognito_middleware import AWSCredentials
+from cognito_middleware._config import CognitoConfig
+from cognito_middleware._credentials.helpers import (
     CREDENTIALS_EXCEPTION_HANDLERS,
     get_aws_credentials,
     requires_role,
 )
-from cognito_middleware.fastapi import AWSCredentials, aws_credentials_dependency
+from cognito_middleware._middleware import CognitoAuthMiddleware
+from cognito_middleware.fastapi import aws_credentials_dependency
 from cognito_middleware.local import LocalCognito, demo_seed
 from cognito_middleware.local.seed import DEMO_ACCOUNT, DEMO_PASSWORD, Seed
 from cognito_middleware.local.server import background_server
-from cognito_middleware.middleware import CognitoAuthMiddleware
 from cognito_middleware.testing import ShiftedClock, sign_in
 
 ADMIN_ROLE = f"arn:aws:iam::{DEMO_ACCOUNT}:role/demo-admin"
@@ -84,10 +85,13 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         if isinstance(data, dict):
             creds = data.get("Credentials") or {}
             self.secrets += [creds[k] for k in ("SecretKey", "SessionToken") if k in creds]
-            self.secrets += [data[k] for k in ("id_token", "access_token", "refresh_token")
-                             if k in data]
+            self.secrets += [
+                data[k] for k in ("id_token", "access_token", "refresh_token") if k in data
+            ]
         return httpx.Response(
-            response.status_code, headers=response.headers, content=body,
+            response.status_code,
+            headers=response.headers,
+            content=body,
             extensions=response.extensions,
         )
 
@@ -125,7 +129,9 @@ class Site:
             self.responses.append(response)
 
         async with httpx.AsyncClient(
-            base_url=self.url, timeout=20, event_hooks={"response": [keep]},
+            base_url=self.url,
+            timeout=20,
+            event_hooks={"response": [keep]},
             limits=httpx.Limits(max_connections=100),
         ) as client:
             yield client
@@ -195,9 +201,7 @@ def serve_site(
         url = f"http://{host}:{port}"
         cognito.register_callback(cognito.client_id, f"{url}/auth/callback", f"{url}/")
         config = CognitoConfig.from_env(cognito.env(app_url=url), **overrides)
-        deferred.app = CognitoAuthMiddleware(
-            app(), config=config, clock=clock, transport=transport
-        )
+        deferred.app = CognitoAuthMiddleware(app(), config=config, clock=clock, transport=transport)
         try:
             yield Site(cognito, url, clock, transport)
         finally:
@@ -262,8 +266,9 @@ async def test_guest_asking_for_a_role_is_refused(site: Site) -> None:
         refused = await browser.get("/creds", params={"role": ADMIN_ROLE})
         assert refused.status_code == 403
         assert refused.json()["error"] == "role_not_allowed"
-        page = await browser.get("/admin", headers={"accept": "text/html",
-                                                    "sec-fetch-mode": "navigate"})
+        page = await browser.get(
+            "/admin", headers={"accept": "text/html", "sec-fetch-mode": "navigate"}
+        )
         assert page.status_code == 303
         assert page.headers["location"] == "/auth/login?next=%2Fadmin"
         assert (await browser.get("/admin")).status_code == 401
@@ -296,8 +301,7 @@ async def test_pool_without_guests_is_a_clear_503_logged_once(
     ("seed_change", "overrides", "cause"),
     [
         ({"unauthenticated_role_arn": None}, {}, "Check assigned IAM roles for this pool."),
-        ({}, {"identity_pool_id": "eu-west-1:00000000-0000-4000-8000-000000000000"},
-         "not found"),
+        ({}, {"identity_pool_id": "eu-west-1:00000000-0000-4000-8000-000000000000"}, "not found"),
     ],
     ids=["no-guest-role", "unknown-pool"],
 )
@@ -325,8 +329,9 @@ async def test_with_guest_credentials_off_guests_are_sent_to_sign_in(
             api = await browser.get("/creds", headers={"accept": "application/json"})
             assert api.status_code == 401, api.text
             assert "set-cookie" not in api.headers
-            page = await browser.get("/creds", headers={"accept": "text/html",
-                                                        "sec-fetch-mode": "navigate"})
+            page = await browser.get(
+                "/creds", headers={"accept": "text/html", "sec-fetch-mode": "navigate"}
+            )
             assert page.status_code == 303
             assert page.headers["location"] == "/auth/login?next=%2Fcreds"
             assert site.calls("GetId") == site.calls(GET_CREDENTIALS) == 0
@@ -533,8 +538,10 @@ async def test_fastapi_dependency_end_to_end(caplog: pytest.LogCaptureFixture) -
             await site.sign_in(browser, "alice")
             admin = await browser.get("/admin")
             assert admin.status_code == 200, admin.text
-            assert admin.json() == {"identity_id": guest.json()["identity_id"],
-                                    "role_arn": ADMIN_ROLE}
+            assert admin.json() == {
+                "identity_id": guest.json()["identity_id"],
+                "role_arn": ADMIN_ROLE,
+            }
         async with site.browser() as bob:
             await site.sign_in(bob, "bob")
             refused = await bob.get("/admin")

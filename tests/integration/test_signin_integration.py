@@ -22,8 +22,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from cognito_middleware import CognitoConfig, PathRule
-from cognito_middleware.events import AuthEvent, AuthHooks
-from cognito_middleware.guards import requires_scopes
+from cognito_middleware._events import AuthEvent, AuthHooks
+from cognito_middleware._guards import requires_scopes
+from cognito_middleware._middleware import CognitoAuthMiddleware
 from cognito_middleware.local import LocalCognito
 from cognito_middleware.local.seed import (
     DEMO_PASSWORD,
@@ -31,7 +32,6 @@ from cognito_middleware.local.seed import (
     DEMO_PORTAL_CLIENT_ID,
     DEMO_PUBLIC_CLIENT_ID,
 )
-from cognito_middleware.middleware import CognitoAuthMiddleware
 from cognito_middleware.testing import ShiftedClock, sign_in
 
 APP = "http://127.0.0.1:8000"
@@ -141,8 +141,12 @@ def _site(cognito: LocalCognito, **config_overrides: Any) -> Iterator[Site]:
         ]
     )
     hooks = AuthHooks(
-        on_login=record, on_logout=record, on_refresh=record, on_denied=record,
-        on_login_failed=record, on_refresh_failed=record,
+        on_login=record,
+        on_logout=record,
+        on_refresh=record,
+        on_denied=record,
+        on_login_failed=record,
+        on_refresh_failed=record,
     )
     middleware = CognitoAuthMiddleware(app, config=config, clock=clock, hooks=hooks)
     yield Site(cognito, middleware, clock, events)
@@ -259,8 +263,9 @@ async def test_idp_initiated_azure_ad_sign_in_is_accepted_when_opted_in(
         idp_initiated_providers=("AzureAD",),
     ):
         async with made.browser() as browser:
-            back = await sign_in(browser, "/_idp/AzureAD/apps", "carol@contoso.example",
-                                 DEMO_PASSWORD)
+            back = await sign_in(
+                browser, "/_idp/AzureAD/apps", "carol@contoso.example", DEMO_PASSWORD
+            )
             callback = back.headers["location"]
             assert "state" not in parse_qs(urlsplit(callback).query)
             done = await browser.get(callback)
@@ -273,12 +278,15 @@ async def test_idp_initiated_azure_ad_sign_in_is_accepted_when_opted_in(
 async def test_state_less_code_is_refused_without_opt_in(local_cognito: LocalCognito) -> None:
     env = local_cognito.env(app_url=APP, client_id=DEMO_PORTAL_CLIENT_ID)
     for made in _site(
-        local_cognito, client_id=env["COGNITO_CLIENT_ID"],
-        client_secret=env["COGNITO_CLIENT_SECRET"], idp_initiated_providers=(),
+        local_cognito,
+        client_id=env["COGNITO_CLIENT_ID"],
+        client_secret=env["COGNITO_CLIENT_SECRET"],
+        idp_initiated_providers=(),
     ):
         async with made.browser() as browser:
-            back = await sign_in(browser, "/_idp/AzureAD/apps", "carol@contoso.example",
-                                 DEMO_PASSWORD)
+            back = await sign_in(
+                browser, "/_idp/AzureAD/apps", "carol@contoso.example", DEMO_PASSWORD
+            )
             refused = await browser.get(back.headers["location"])
             assert refused.status_code == 400
             assert local_cognito.calls["/oauth2/token"] == 0
@@ -292,9 +300,7 @@ async def test_unknown_provider_is_refused(browser: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/", "/\\evil.example"])
-async def test_login_refuses_next_outside_the_site(
-    browser: httpx.AsyncClient, target: str
-) -> None:
+async def test_login_refuses_next_outside_the_site(browser: httpx.AsyncClient, target: str) -> None:
     response = await browser.get(f"{APP}/auth/login?" + urlencode({"next": target}))
     assert response.status_code == 400
     assert "evil" not in response.headers.get("location", "")
@@ -394,8 +400,7 @@ async def test_failing_azure_ad_federation_shows_cognitos_reason(
 ) -> None:
     site.cognito.faults.idp_failure("AzureAD", "SAML Assertion signature is invalid")
     start = await browser.get(f"{APP}/auth/login?provider=AzureAD")
-    back = await sign_in(browser, start.headers["location"], "carol@contoso.example",
-                         DEMO_PASSWORD)
+    back = await sign_in(browser, start.headers["location"], "carol@contoso.example", DEMO_PASSWORD)
     response = await browser.get(back.headers["location"])
     assert response.status_code in (400, 502)
     assert "SAML Assertion signature is invalid" in response.text
@@ -422,9 +427,7 @@ async def test_session_cookie_set_before_login_is_replaced(site: Site) -> None:
         await made.middleware.aclose()
 
 
-async def test_tampered_session_cookie_is_anonymous(
-    site: Site, browser: httpx.AsyncClient
-) -> None:
+async def test_tampered_session_cookie_is_anonymous(site: Site, browser: httpx.AsyncClient) -> None:
     await site.sign_in(browser)
     name = next(n for n in browser.cookies if n.startswith("cognito_session"))
     value = browser.cookies[name]
@@ -671,9 +674,9 @@ async def test_guard_outcomes(site: Site, browser: httpx.AsyncClient) -> None:
 
     await site.sign_in(browser, "bob")
     forbidden_page = await browser.get(f"{APP}/admin", headers=NAVIGATE)
-    assert forbidden_page.status_code == 403 and "text/html" in forbidden_page.headers[
-        "content-type"
-    ]
+    assert (
+        forbidden_page.status_code == 403 and "text/html" in forbidden_page.headers["content-type"]
+    )
     forbidden_api = await browser.get(f"{APP}/admin", headers={"Accept": "application/json"})
     assert forbidden_api.status_code == 403 and forbidden_api.json()["error"]
     assert any(e.kind == "denied" and e.username == "bob" for e in site.events)
@@ -690,9 +693,17 @@ async def test_websocket_of_anonymous_visitor_is_closed_with_1008(site: Site) ->
         sent.append(message)
 
     scope = {
-        "type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b"",
-        "headers": [], "scheme": "ws", "server": ("127.0.0.1", 8000), "client": ("1.2.3.4", 1),
-        "subprotocols": [], "root_path": "", "asgi": {"version": "3.0"},
+        "type": "websocket",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"",
+        "headers": [],
+        "scheme": "ws",
+        "server": ("127.0.0.1", 8000),
+        "client": ("1.2.3.4", 1),
+        "subprotocols": [],
+        "root_path": "",
+        "asgi": {"version": "3.0"},
     }
     await site.middleware(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
@@ -713,8 +724,11 @@ async def test_cors_preflight_to_a_protected_path_is_not_refused(
 async def test_redirect_uri_never_comes_from_request_headers(browser: httpx.AsyncClient) -> None:
     response = await browser.get(
         f"{APP}/auth/login",
-        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example",
-                 "X-Forwarded-Proto": "https"},
+        headers={
+            "Host": "evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        },
     )
     query = parse_qs(urlsplit(response.headers["location"]).query)
     assert query["redirect_uri"] == [f"{APP}/auth/callback"]
@@ -748,9 +762,7 @@ async def test_browser_never_sees_a_token_secret_or_verifier(site: Site) -> None
                 handed_out.extend(
                     data[k] for k in ("id_token", "access_token", "refresh_token") if k in data
                 )
-            return httpx.Response(
-                response.status_code, headers=response.headers, content=content
-            )
+            return httpx.Response(response.status_code, headers=response.headers, content=content)
 
         async def aclose(self) -> None:
             await self.inner.aclose()
@@ -768,8 +780,6 @@ async def test_browser_never_sees_a_token_secret_or_verifier(site: Site) -> None
     everything = "\n".join(seen)
     for value in (*handed_out, secret):
         assert value not in everything
-
-
 
 
 async def test_no_token_code_or_cookie_reaches_the_logs(

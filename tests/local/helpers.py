@@ -33,8 +33,13 @@ def pkce() -> tuple[str, str]:
 
 def authorize_url(**overrides: str | None) -> str:
     params: dict[str, str | None] = {
-        "response_type": "code", "client_id": DEMO_CLIENT_ID, "redirect_uri": CALLBACK,
-        "scope": "openid email profile", "state": "st-123", "nonce": "n-456"}
+        "response_type": "code",
+        "client_id": DEMO_CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "scope": "openid email profile",
+        "state": "st-123",
+        "nonce": "n-456",
+    }
     params.update(overrides)
     return "/oauth2/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
 
@@ -53,8 +58,9 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return b64json(header), b64json(payload)
 
 
-async def exchange(client: httpx.AsyncClient, code: str, verifier: str | None = None,
-                   **extra: str) -> httpx.Response:
+async def exchange(
+    client: httpx.AsyncClient, code: str, verifier: str | None = None, **extra: str
+) -> httpx.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
     if verifier:
         data["code_verifier"] = verifier
@@ -76,14 +82,26 @@ class CLI:
     ``startup`` the seconds from launch until its discovery document answered.
     """
 
-    def __init__(self, *args: str, port: int | None = None,
-                 verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(
+        self, *args: str, port: int | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.port = port or free_port()
-        command = [sys.executable, "-m", "cognito_middleware.local", "--port", str(self.port),
-                   *args]
+        command = [
+            sys.executable,
+            "-m",
+            "cognito_middleware.local",
+            "--port",
+            str(self.port),
+            *args,
+        ]
         start = time.perf_counter()
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.env: dict[str, str] = {}
         self.comments: list[str] = []
         try:
@@ -98,8 +116,11 @@ class CLI:
                     name, _, value = line.strip().partition("=")
                     self.env[name] = value
             self.base_url = self.env["COGNITO_DOMAIN"]
-            response = httpx.get(f"{self.base_url}/{self.env['COGNITO_USER_POOL_ID']}"
-                                 "/.well-known/openid-configuration", verify=verify)
+            response = httpx.get(
+                f"{self.base_url}/{self.env['COGNITO_USER_POOL_ID']}"
+                "/.well-known/openid-configuration",
+                verify=verify,
+            )
             self.startup = time.perf_counter() - start
             assert response.status_code == 200
         except BaseException:

@@ -20,21 +20,28 @@ from .helpers import authorize_url
 
 def png(padding: int = 0) -> bytes:
     """A valid 1x1 PNG, optionally padded with a text chunk to reach a size."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     text = chunk(b"tEXt", b"pad\x00" + b"x" * padding) if padding else b""
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + text
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + text
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def data_url(image: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(image).decode()
 
 
-def branded_seed(pool: dict[str, Any] | None = None,
-                 client: dict[str, Any] | None = None) -> Seed:
+def branded_seed(pool: dict[str, Any] | None = None, client: dict[str, Any] | None = None) -> Seed:
     data = demo_seed().to_dict()
     data["branding"] = pool
     data["clients"][0]["branding"] = client
@@ -48,11 +55,12 @@ HOSTILE_CSS = """
 """
 
 
-async def test_client_css_and_logo_are_on_the_login_page(
-        local_cognito_signing_keys: Any) -> None:
+async def test_client_css_and_logo_are_on_the_login_page(local_cognito_signing_keys: Any) -> None:
     logo = png()
-    cognito = LocalCognito(branded_seed(client={"logo": data_url(logo), "css": HOSTILE_CSS}),
-                           signing_keys=local_cognito_signing_keys)
+    cognito = LocalCognito(
+        branded_seed(client={"logo": data_url(logo), "css": HOSTILE_CSS}),
+        signing_keys=local_cognito_signing_keys,
+    )
     with cognito.serve():
         async with httpx.AsyncClient(base_url=cognito.base_url) as client:
             start = await client.get(authorize_url())
@@ -65,23 +73,29 @@ async def test_client_css_and_logo_are_on_the_login_page(
     assert '"Evil\\3c /style>\\3c script>alert(1)\\3c /script>"' in html
     assert "<script>alert(1)" not in html
     assert html.count("</style>") == 2
-    for css_class in ("background-customizable", "label-customizable",
-                      "inputField-customizable", "submitButton-customizable",
-                      "idpButton-customizable", "textDescription-customizable"):
+    for css_class in (
+        "background-customizable",
+        "label-customizable",
+        "inputField-customizable",
+        "submitButton-customizable",
+        "idpButton-customizable",
+        "textDescription-customizable",
+    ):
         assert f'class="{css_class}"' in html or f' {css_class}"' in html, css_class
-    assert (f'<img class="logo-customizable" src="/_branding/{cognito.client_id}/logo"'
-            in html)
+    assert f'<img class="logo-customizable" src="/_branding/{cognito.client_id}/logo"' in html
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/png" and image.content == logo
 
 
-async def test_the_client_overrides_the_pool_default(tmp_path: Path,
-                                                     local_cognito_signing_keys: Any) -> None:
+async def test_the_client_overrides_the_pool_default(
+    tmp_path: Path, local_cognito_signing_keys: Any
+) -> None:
     pool_logo = tmp_path / "pool.png"
     pool_logo.write_bytes(png(10))
-    seed = branded_seed(pool={"logo": str(pool_logo),
-                              "css": ".banner-customizable{background:navy}"},
-                        client={"css": ".banner-customizable{background:teal}"})
+    seed = branded_seed(
+        pool={"logo": str(pool_logo), "css": ".banner-customizable{background:navy}"},
+        client={"css": ".banner-customizable{background:teal}"},
+    )
     cognito = LocalCognito(seed, signing_keys=local_cognito_signing_keys)
     with cognito.serve():
         async with httpx.AsyncClient(base_url=cognito.base_url) as client:
@@ -102,17 +116,22 @@ async def test_unbranded_pages_have_no_custom_style(client: httpx.AsyncClient) -
     assert 'class="logo-customizable"' not in page.text
 
 
-@pytest.mark.parametrize(("branding", "message"), [
-    ({"logo": data_url(png(110 * 1024))}, "more than the 100 KB Cognito allows"),
-    ({"logo": "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode()},
-     "only PNG and JPEG images are allowed"),
-    ({"logo": "data:image/svg+xml;base64,PHN2Zz4="}, "data:image/png or image/jpeg"),
-    ({"logo": "/no/such/logo.png"}, "cannot read '/no/such/logo.png'"),
-    ({"css": "body { color: red }"}, "selector 'body' is not one of the customizable classes"),
-    ({"css": ".label-customizable .x { color: red }"}, "is not one of the customizable"),
-    ({"css": "@import url(https://evil.example/x.css);"}, "@import is not allowed"),
-    ({"css": ".label-customizable{color:red}</style><script>alert(1)</script>"}, "css:"),
-])
+@pytest.mark.parametrize(
+    ("branding", "message"),
+    [
+        ({"logo": data_url(png(110 * 1024))}, "more than the 100 KB Cognito allows"),
+        (
+            {"logo": "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode()},
+            "only PNG and JPEG images are allowed",
+        ),
+        ({"logo": "data:image/svg+xml;base64,PHN2Zz4="}, "data:image/png or image/jpeg"),
+        ({"logo": "/no/such/logo.png"}, "cannot read '/no/such/logo.png'"),
+        ({"css": "body { color: red }"}, "selector 'body' is not one of the customizable classes"),
+        ({"css": ".label-customizable .x { color: red }"}, "is not one of the customizable"),
+        ({"css": "@import url(https://evil.example/x.css);"}, "@import is not allowed"),
+        ({"css": ".label-customizable{color:red}</style><script>alert(1)</script>"}, "css:"),
+    ],
+)
 def test_bad_branding_is_a_seed_error(branding: dict[str, Any], message: str) -> None:
     with pytest.raises(SeedError) as info:
         branded_seed(client=branding)

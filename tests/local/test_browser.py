@@ -55,10 +55,18 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="cognito-browser-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--disable-quic",
-                f"--user-data-dir={profile}", "--window-size=1000,800"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-quic",
+        f"--user-data-dir={profile}",
+        "--window-size=1000,800",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
@@ -108,8 +116,9 @@ def _gone(element: Any) -> Any:
     return gone
 
 
-def test_sign_in_through_the_hosted_ui(local_cognito: LocalCognito, app_url: str,
-                                       browser: Any) -> None:
+def test_sign_in_through_the_hosted_ui(
+    local_cognito: LocalCognito, app_url: str, browser: Any
+) -> None:
     url = local_cognito.base_url + authorize_url(redirect_uri=f"{app_url}/auth/callback")
     browser.get(url)
     assert "/login?" in browser.current_url
@@ -126,12 +135,12 @@ def test_sign_in_through_the_hosted_ui(local_cognito: LocalCognito, app_url: str
     assert "code" in _wait_for_callback(browser, app_url)
 
 
-def test_sign_in_through_simulated_azure_ad(local_cognito: LocalCognito, app_url: str,
-                                            browser: Any) -> None:
+def test_sign_in_through_simulated_azure_ad(
+    local_cognito: LocalCognito, app_url: str, browser: Any
+) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(local_cognito.base_url
-                + authorize_url(redirect_uri=f"{app_url}/auth/callback"))
+    browser.get(local_cognito.base_url + authorize_url(redirect_uri=f"{app_url}/auth/callback"))
     browser.find_element(By.LINK_TEXT, "Sign in with Microsoft (simulated Azure AD)").click()
     assert browser.title == "Microsoft (simulated Azure AD)"
     _screenshot(browser, "simulated-azure-ad")

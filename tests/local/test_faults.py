@@ -24,8 +24,9 @@ async def test_latency(local_cognito: LocalCognito, client: httpx.AsyncClient) -
     assert time.perf_counter() - start < 0.3
 
 
-async def test_server_errors_and_throttling_on_oauth_paths(local_cognito: LocalCognito,
-                                                           client: httpx.AsyncClient) -> None:
+async def test_server_errors_and_throttling_on_oauth_paths(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     local_cognito.faults.error("/oauth2/token", status=503, times=1)
     failed = await client.post("/oauth2/token", data={})
     assert (failed.status_code, failed.json()) == (503, {"error": "server_error"})
@@ -35,8 +36,9 @@ async def test_server_errors_and_throttling_on_oauth_paths(local_cognito: LocalC
     assert (await client.get(DISCOVERY)).status_code == 200
 
 
-async def test_clear_removes_every_fault(local_cognito: LocalCognito,
-                                         client: httpx.AsyncClient) -> None:
+async def test_clear_removes_every_fault(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     faults = local_cognito.faults
     faults.error("*", times=None)
     faults.jwks_unavailable()
@@ -53,8 +55,9 @@ async def test_clock_offset_shifts_token_times(local_cognito: LocalCognito) -> N
     assert abs(claims["iat"] - (time.time() - 600)) < 2
 
 
-async def test_calls_are_counted_per_path(local_cognito: LocalCognito,
-                                          client: httpx.AsyncClient) -> None:
+async def test_calls_are_counted_per_path(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     for _ in range(3):
         await client.get(DISCOVERY)
     await client.get("/oauth2/userInfo")

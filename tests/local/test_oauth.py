@@ -29,8 +29,9 @@ from .helpers import BASIC, CALLBACK, UUID, authorize_url, exchange, jwt_parts, 
 JSON = "application/json;charset=UTF-8"
 
 
-async def login_code(client: httpx.AsyncClient, username: str = "alice",
-                     **params: str | None) -> str:
+async def login_code(
+    client: httpx.AsyncClient, username: str = "alice", **params: str | None
+) -> str:
     response = await sign_in(client, authorize_url(**params), username, DEMO_PASSWORD)
     assert response.status_code == 302, response.text
     return query(response)["code"]
@@ -38,8 +39,9 @@ async def login_code(client: httpx.AsyncClient, username: str = "alice",
 
 async def tokens_for(client: httpx.AsyncClient, username: str = "alice") -> dict[str, object]:
     verifier, challenge = pkce()
-    code = await login_code(client, username, code_challenge=challenge,
-                            code_challenge_method="S256")
+    code = await login_code(
+        client, username, code_challenge=challenge, code_challenge_method="S256"
+    )
     response = await exchange(client, code, verifier)
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
@@ -49,11 +51,16 @@ async def tokens_for(client: httpx.AsyncClient, username: str = "alice") -> dict
 # Tokens -------------------------------------------------------------------------------------
 
 
-async def test_code_flow_token_response_and_claims(local_cognito: LocalCognito,
-                                                   client: httpx.AsyncClient) -> None:
+async def test_code_flow_token_response_and_claims(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     verifier, challenge = pkce()
-    code = await login_code(client, code_challenge=challenge, code_challenge_method="S256",
-                            scope="openid email profile demo-api/read")
+    code = await login_code(
+        client,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        scope="openid email profile demo-api/read",
+    )
     assert re.match(UUID, code)
     response = await exchange(client, code, verifier)
 
@@ -74,9 +81,26 @@ async def test_code_flow_token_response_and_claims(local_cognito: LocalCognito,
     issuer = f"{local_cognito.base_url}/{DEMO_POOL_ID}"
     assert local_cognito.issuer == issuer
     assert set(id_claims) == {
-        "at_hash", "sub", "cognito:groups", "email_verified", "iss", "cognito:username",
-        "nonce", "origin_jti", "cognito:roles", "cognito:preferred_role", "aud", "event_id",
-        "token_use", "auth_time", "exp", "iat", "jti", "email", "name", "custom:department",
+        "at_hash",
+        "sub",
+        "cognito:groups",
+        "email_verified",
+        "iss",
+        "cognito:username",
+        "nonce",
+        "origin_jti",
+        "cognito:roles",
+        "cognito:preferred_role",
+        "aud",
+        "event_id",
+        "token_use",
+        "auth_time",
+        "exp",
+        "iat",
+        "jti",
+        "email",
+        "name",
+        "custom:department",
     }
     assert id_claims["iss"] == issuer
     assert id_claims["aud"] == DEMO_CLIENT_ID
@@ -84,8 +108,10 @@ async def test_code_flow_token_response_and_claims(local_cognito: LocalCognito,
     assert id_claims["cognito:username"] == "alice"
     assert re.match(UUID, id_claims["sub"])
     assert id_claims["cognito:groups"] == ["admin", "users"]
-    assert id_claims["cognito:roles"] == ["arn:aws:iam::000000000000:role/demo-admin",
-                                          "arn:aws:iam::000000000000:role/demo-users"]
+    assert id_claims["cognito:roles"] == [
+        "arn:aws:iam::000000000000:role/demo-admin",
+        "arn:aws:iam::000000000000:role/demo-users",
+    ]
     assert id_claims["cognito:preferred_role"] == "arn:aws:iam::000000000000:role/demo-admin"
     assert id_claims["email_verified"] is True
     assert id_claims["custom:department"] == "engineering"
@@ -97,9 +123,22 @@ async def test_code_flow_token_response_and_claims(local_cognito: LocalCognito,
     digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]
     assert id_claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-    assert set(access) == {"sub", "cognito:groups", "iss", "version", "client_id", "origin_jti",
-                           "event_id", "token_use", "scope", "auth_time", "exp", "iat", "jti",
-                           "username"}
+    assert set(access) == {
+        "sub",
+        "cognito:groups",
+        "iss",
+        "version",
+        "client_id",
+        "origin_jti",
+        "event_id",
+        "token_use",
+        "scope",
+        "auth_time",
+        "exp",
+        "iat",
+        "jti",
+        "username",
+    }
     assert access["version"] == 2
     assert access["client_id"] == DEMO_CLIENT_ID
     assert access["token_use"] == "access"
@@ -114,21 +153,28 @@ async def test_code_flow_token_response_and_claims(local_cognito: LocalCognito,
     assert refresh.count(".") == 4
     assert 1700 <= len(refresh) <= 1900
     assert jwt_parts(refresh.split(".", 1)[0] + ".e30.x")[0] == {
-        "cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"}
+        "cty": "JWT",
+        "enc": "A256GCM",
+        "alg": "RSA-OAEP",
+    }
 
 
-async def test_tokens_verify_against_published_jwks(local_cognito: LocalCognito,
-                                                   client: httpx.AsyncClient) -> None:
+async def test_tokens_verify_against_published_jwks(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     body = await tokens_for(client)
     keys = (await client.get(f"/{DEMO_POOL_ID}/.well-known/jwks.json")).json()["keys"]
     jwk_set = jwt.PyJWKSet.from_dict({"keys": keys})
-    for token, kwargs in ((body["id_token"], {"audience": DEMO_CLIENT_ID}),
-                          (body["access_token"], {"options": {"verify_aud": False}})):
+    for token, kwargs in (
+        (body["id_token"], {"audience": DEMO_CLIENT_ID}),
+        (body["access_token"], {"options": {"verify_aud": False}}),
+    ):
         assert isinstance(token, str)
         kid = jwt.get_unverified_header(token)["kid"]
         key = next(k for k in jwk_set.keys if k.key_id == kid)
-        claims = jwt.decode(token, key.key, algorithms=["RS256"],
-                            issuer=local_cognito.issuer, **kwargs)  # type: ignore[arg-type]
+        claims = jwt.decode(
+            token, key.key, algorithms=["RS256"], issuer=local_cognito.issuer, **kwargs
+        )  # type: ignore[arg-type]
         assert claims["cognito:groups"] == ["admin", "users"]
 
 
@@ -137,22 +183,25 @@ async def test_preferred_role_absent_on_a_tie(local_cognito: LocalCognito) -> No
     local_cognito.add_group("blue", precedence=5, role_arn="arn:aws:iam::1:role/blue")
     local_cognito.add_user("tie", "pw-123456", email="tie@example.com", groups=["red", "blue"])
     claims = jwt_parts(local_cognito.mint_tokens("tie")["id_token"])[1]
-    assert sorted(claims["cognito:roles"]) == ["arn:aws:iam::1:role/blue",
-                                               "arn:aws:iam::1:role/red"]
+    assert sorted(claims["cognito:roles"]) == [
+        "arn:aws:iam::1:role/blue",
+        "arn:aws:iam::1:role/red",
+    ]
     assert "cognito:preferred_role" not in claims
 
 
-async def test_mint_tokens_for_bearer_tests(local_cognito: LocalCognito,
-                                            client: httpx.AsyncClient) -> None:
+async def test_mint_tokens_for_bearer_tests(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     tokens = local_cognito.mint_tokens("bob", scopes=["openid", "demo-api/read"], nonce="x")
-    assert set(tokens) == {"id_token", "access_token", "refresh_token", "expires_in",
-                           "token_type"}
+    assert set(tokens) == {"id_token", "access_token", "refresh_token", "expires_in", "token_type"}
     access = jwt_parts(tokens["access_token"])[1]
     assert access["scope"] == "openid demo-api/read"
     assert access["cognito:groups"] == ["users"]
     assert jwt_parts(tokens["id_token"])[1]["nonce"] == "x"
-    info = await client.get("/oauth2/userInfo",
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    info = await client.get(
+        "/oauth2/userInfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert info.json()["username"] == "bob"
     no_openid = local_cognito.mint_tokens("bob", scopes=["demo-api/read"])
     assert "id_token" not in no_openid
@@ -170,8 +219,9 @@ async def test_code_is_single_use(client: httpx.AsyncClient) -> None:
     assert again.headers["content-type"] == JSON
 
 
-async def test_code_expires_after_five_minutes(local_cognito: LocalCognito,
-                                               client: httpx.AsyncClient) -> None:
+async def test_code_expires_after_five_minutes(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     code = await login_code(client)
     local_cognito.faults.clock_offset(301)
     assert (await exchange(client, code)).json() == {"error": "invalid_grant"}
@@ -188,7 +238,8 @@ async def test_pkce_verifier_is_checked(client: httpx.AsyncClient) -> None:
     _, challenge = pkce()
     code = await login_code(client, code_challenge=challenge, code_challenge_method="S256")
     assert (await exchange(client, code, "wrong-verifier-" + "x" * 40)).json() == {
-        "error": "invalid_grant"}
+        "error": "invalid_grant"
+    }
     code = await login_code(client, code_challenge=challenge, code_challenge_method="S256")
     assert (await exchange(client, code)).json() == {"error": "invalid_request"}
 
@@ -196,8 +247,12 @@ async def test_pkce_verifier_is_checked(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize("auth", ["basic", "post", "none", "wrong"])
 async def test_client_authentication(client: httpx.AsyncClient, auth: str) -> None:
     code = await login_code(client)
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-            "client_id": DEMO_CLIENT_ID}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CALLBACK,
+        "client_id": DEMO_CLIENT_ID,
+    }
     kwargs: dict[str, object] = {}
     if auth == "basic":
         kwargs["auth"] = BASIC
@@ -215,11 +270,22 @@ async def test_client_authentication(client: httpx.AsyncClient, auth: str) -> No
 
 async def test_public_client_sends_client_id_only(client: httpx.AsyncClient) -> None:
     verifier, challenge = pkce()
-    code = await login_code(client, client_id=DEMO_PUBLIC_CLIENT_ID, code_challenge=challenge,
-                            code_challenge_method="S256")
-    response = await client.post("/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-        "client_id": DEMO_PUBLIC_CLIENT_ID, "code_verifier": verifier})
+    code = await login_code(
+        client,
+        client_id=DEMO_PUBLIC_CLIENT_ID,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    response = await client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "client_id": DEMO_PUBLIC_CLIENT_ID,
+            "code_verifier": verifier,
+        },
+    )
     assert response.status_code == 200
     assert jwt_parts(response.json()["access_token"])[1]["client_id"] == DEMO_PUBLIC_CLIENT_ID
 
@@ -229,25 +295,30 @@ async def test_code_of_another_client_is_refused(client: httpx.AsyncClient) -> N
     assert (await exchange(client, code)).json() == {"error": "invalid_grant"}
 
 
-@pytest.mark.parametrize(("data", "error"), [
-    ({"grant_type": "password"}, "unsupported_grant_type"),
-    ({}, "invalid_request"),
-    ({"grant_type": "authorization_code", "redirect_uri": CALLBACK}, "invalid_request"),
-    ({"grant_type": "authorization_code", "code": "nope", "redirect_uri": CALLBACK},
-     "invalid_grant"),
-    ({"grant_type": "refresh_token"}, "invalid_request"),
-    ({"grant_type": "refresh_token", "refresh_token": "a.b.c.d.e"}, "invalid_grant"),
-    ({"grant_type": "client_credentials"}, "unauthorized_client"),
-])
-async def test_token_endpoint_errors(client: httpx.AsyncClient, data: dict[str, str],
-                                     error: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"grant_type": "password"}, "unsupported_grant_type"),
+        ({}, "invalid_request"),
+        ({"grant_type": "authorization_code", "redirect_uri": CALLBACK}, "invalid_request"),
+        (
+            {"grant_type": "authorization_code", "code": "nope", "redirect_uri": CALLBACK},
+            "invalid_grant",
+        ),
+        ({"grant_type": "refresh_token"}, "invalid_request"),
+        ({"grant_type": "refresh_token", "refresh_token": "a.b.c.d.e"}, "invalid_grant"),
+        ({"grant_type": "client_credentials"}, "unauthorized_client"),
+    ],
+)
+async def test_token_endpoint_errors(
+    client: httpx.AsyncClient, data: dict[str, str], error: str
+) -> None:
     response = await client.post("/oauth2/token", data=data, auth=BASIC)
     assert response.status_code == 400
     assert response.json() == {"error": error}
 
 
-async def test_injected_token_error(local_cognito: LocalCognito,
-                                    client: httpx.AsyncClient) -> None:
+async def test_injected_token_error(local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
     code = await login_code(client)
     local_cognito.faults.token_error("invalid_grant", times=1)
     assert (await exchange(client, code)).json() == {"error": "invalid_grant"}
@@ -258,15 +329,15 @@ async def test_injected_token_error(local_cognito: LocalCognito,
 # Refresh ------------------------------------------------------------------------------------
 
 
-async def test_refresh_with_rotation_and_grace(local_cognito: LocalCognito,
-                                               client: httpx.AsyncClient) -> None:
+async def test_refresh_with_rotation_and_grace(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     first = await tokens_for(client)
     data = {"grant_type": "refresh_token", "refresh_token": str(first["refresh_token"])}
     response = await client.post("/oauth2/token", data=data, auth=BASIC)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "id_token", "refresh_token", "token_type",
-                         "expires_in"}
+    assert set(body) == {"access_token", "id_token", "refresh_token", "token_type", "expires_in"}
     assert body["refresh_token"] != first["refresh_token"]
     old_id, new_id = jwt_parts(str(first["id_token"]))[1], jwt_parts(body["id_token"])[1]
     assert new_id["sub"] == old_id["sub"] and new_id["iss"] == old_id["iss"]
@@ -279,40 +350,62 @@ async def test_refresh_with_rotation_and_grace(local_cognito: LocalCognito,
     # ... after it, only the new one does.
     local_cognito.faults.clock_offset(11)
     assert (await client.post("/oauth2/token", data=data, auth=BASIC)).json() == {
-        "error": "invalid_grant"}
+        "error": "invalid_grant"
+    }
     data["refresh_token"] = body["refresh_token"]
     assert (await client.post("/oauth2/token", data=data, auth=BASIC)).status_code == 200
 
 
-async def test_refresh_without_rotation_returns_no_refresh_token(
-        client: httpx.AsyncClient) -> None:
+async def test_refresh_without_rotation_returns_no_refresh_token(client: httpx.AsyncClient) -> None:
     verifier, challenge = pkce()
-    code = await login_code(client, client_id=DEMO_PUBLIC_CLIENT_ID, code_challenge=challenge,
-                            code_challenge_method="S256")
-    tokens = (await client.post("/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-        "client_id": DEMO_PUBLIC_CLIENT_ID, "code_verifier": verifier})).json()
-    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-            "client_id": DEMO_PUBLIC_CLIENT_ID}
+    code = await login_code(
+        client,
+        client_id=DEMO_PUBLIC_CLIENT_ID,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    tokens = (
+        await client.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": CALLBACK,
+                "client_id": DEMO_PUBLIC_CLIENT_ID,
+                "code_verifier": verifier,
+            },
+        )
+    ).json()
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+        "client_id": DEMO_PUBLIC_CLIENT_ID,
+    }
     for _ in range(2):
         body = (await client.post("/oauth2/token", data=data)).json()
         assert set(body) == {"access_token", "id_token", "token_type", "expires_in"}
 
 
-async def test_refresh_token_expires(local_cognito: LocalCognito,
-                                     client: httpx.AsyncClient) -> None:
+async def test_refresh_token_expires(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     tokens = await tokens_for(client)
     local_cognito.faults.clock_offset(30 * 24 * 3600 + 1)
-    response = await client.post("/oauth2/token", auth=BASIC, data={
-        "grant_type": "refresh_token", "refresh_token": str(tokens["refresh_token"])})
+    response = await client.post(
+        "/oauth2/token",
+        auth=BASIC,
+        data={"grant_type": "refresh_token", "refresh_token": str(tokens["refresh_token"])},
+    )
     assert response.json() == {"error": "invalid_grant"}
 
 
-async def test_client_credentials(local_cognito: LocalCognito,
-                                  client: httpx.AsyncClient) -> None:
+async def test_client_credentials(local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
     auth = httpx.BasicAuth(DEMO_SERVICE_CLIENT_ID, DEMO_SERVICE_CLIENT_SECRET)
-    response = await client.post("/oauth2/token", auth=auth, data={
-        "grant_type": "client_credentials", "scope": "demo-api/read openid"})
+    response = await client.post(
+        "/oauth2/token",
+        auth=auth,
+        data={"grant_type": "client_credentials", "scope": "demo-api/read openid"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access_token", "expires_in", "token_type"}
@@ -321,8 +414,9 @@ async def test_client_credentials(local_cognito: LocalCognito,
     assert claims["scope"] == "demo-api/read"
     assert claims["token_use"] == "access" and claims["version"] == 2
     assert "username" not in claims and "cognito:groups" not in claims
-    bad = await client.post("/oauth2/token", auth=auth, data={
-        "grant_type": "client_credentials", "scope": "openid"})
+    bad = await client.post(
+        "/oauth2/token", auth=auth, data={"grant_type": "client_credentials", "scope": "openid"}
+    )
     assert bad.json() == {"error": "invalid_scope"}
 
 
@@ -331,23 +425,30 @@ async def test_client_credentials(local_cognito: LocalCognito,
 
 async def test_userinfo(client: httpx.AsyncClient) -> None:
     tokens = await tokens_for(client)
-    response = await client.get("/oauth2/userInfo",
-                                headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    response = await client.get(
+        "/oauth2/userInfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == JSON
     body = response.json()
-    assert body == {"sub": jwt_parts(str(tokens["id_token"]))[1]["sub"],
-                    "email_verified": "true", "email": "alice@example.com",
-                    "name": "Alice Admin", "custom:department": "engineering",
-                    "username": "alice"}
+    assert body == {
+        "sub": jwt_parts(str(tokens["id_token"]))[1]["sub"],
+        "email_verified": "true",
+        "email": "alice@example.com",
+        "name": "Alice Admin",
+        "custom:department": "engineering",
+        "username": "alice",
+    }
 
 
 @pytest.mark.parametrize("token", ["garbage", "id_token", "expired"])
-async def test_userinfo_refuses_bad_tokens(local_cognito: LocalCognito,
-                                           client: httpx.AsyncClient, token: str) -> None:
+async def test_userinfo_refuses_bad_tokens(
+    local_cognito: LocalCognito, client: httpx.AsyncClient, token: str
+) -> None:
     tokens = local_cognito.mint_tokens("alice")
-    value = {"garbage": "a.b.c", "id_token": tokens["id_token"],
-             "expired": tokens["access_token"]}[token]
+    value = {"garbage": "a.b.c", "id_token": tokens["id_token"], "expired": tokens["access_token"]}[
+        token
+    ]
     if token == "expired":
         local_cognito.faults.clock_offset(3601)
     response = await client.get("/oauth2/userInfo", headers={"Authorization": f"Bearer {value}"})
@@ -365,27 +466,33 @@ async def test_revoke(local_cognito: LocalCognito, client: httpx.AsyncClient) ->
     assert local_cognito.is_revoked(refresh)
     assert refresh in local_cognito.revoked
     # Revoked again: still 200. The refresh token and the access token are dead for Cognito.
-    assert (await client.post("/oauth2/revoke", data={"token": refresh}, auth=BASIC)
-            ).status_code == 200
-    refreshed = await client.post("/oauth2/token", auth=BASIC, data={
-        "grant_type": "refresh_token", "refresh_token": refresh})
+    assert (
+        await client.post("/oauth2/revoke", data={"token": refresh}, auth=BASIC)
+    ).status_code == 200
+    refreshed = await client.post(
+        "/oauth2/token", auth=BASIC, data={"grant_type": "refresh_token", "refresh_token": refresh}
+    )
     assert refreshed.json() == {"error": "invalid_grant"}
-    info = await client.get("/oauth2/userInfo",
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    info = await client.get(
+        "/oauth2/userInfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert info.status_code == 401
 
 
 async def test_revoke_errors(local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
     tokens = local_cognito.mint_tokens("alice")
-    access = await client.post("/oauth2/revoke", data={"token": tokens["access_token"]},
-                               auth=BASIC)
+    access = await client.post("/oauth2/revoke", data={"token": tokens["access_token"]}, auth=BASIC)
     assert (access.status_code, access.json()) == (400, {"error": "unsupported_token_type"})
-    wrong = await client.post("/oauth2/revoke", data={"token": tokens["refresh_token"]},
-                              auth=httpx.BasicAuth(DEMO_CLIENT_ID, "wrong"))
+    wrong = await client.post(
+        "/oauth2/revoke",
+        data={"token": tokens["refresh_token"]},
+        auth=httpx.BasicAuth(DEMO_CLIENT_ID, "wrong"),
+    )
     assert (wrong.status_code, wrong.json()) == (401, {"error": "invalid_client"})
     local_cognito.pool.clients[DEMO_CLIENT_ID].enable_token_revocation = False
-    disabled = await client.post("/oauth2/revoke", data={"token": tokens["refresh_token"]},
-                                 auth=BASIC)
+    disabled = await client.post(
+        "/oauth2/revoke", data={"token": tokens["refresh_token"]}, auth=BASIC
+    )
     assert (disabled.status_code, disabled.json()) == (400, {"error": "invalid_request"})
 
 
@@ -412,8 +519,9 @@ async def test_discovery(local_cognito: LocalCognito, client: httpx.AsyncClient)
     }
 
 
-async def test_jwks_shape_and_rotation(local_cognito: LocalCognito,
-                                       client: httpx.AsyncClient) -> None:
+async def test_jwks_shape_and_rotation(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     url = f"/{DEMO_POOL_ID}/.well-known/jwks.json"
     keys = (await client.get(url)).json()["keys"]
     assert len(keys) == 2
@@ -447,25 +555,47 @@ async def test_jwks_unavailable(local_cognito: LocalCognito, client: httpx.Async
     assert (await client.get(url)).status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), [
-    ("POST", "/oauth2/token", {"content": b"\xff\xfe=&&grant_type=%ZZ"}),
-    ("POST", "/oauth2/token", {"headers": {"Authorization": "Basic %%%"},
-                               "data": {"grant_type": "refresh_token"}}),
-    ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer e30.e30.e30"}}),
-    ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer W10.W10.AA"}}),
-    ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer " + "A" * 20000}}),
-    ("POST", "/oauth2/revoke", {"data": {"token": "x"}}),
-    ("POST", "/", {"content": b"{not json", "headers": {
-        "X-Amz-Target": "AWSCognitoIdentityService.GetId"}}),
-    ("POST", "/", {"content": b"[1]", "headers": {
-        "X-Amz-Target": "AWSCognitoIdentityService.GetId"}}),
-    ("POST", "/", {"json": {"IdentityPoolId": DEMO_IDENTITY_POOL_ID, "Logins": {"a": 1}},
-                   "headers": {"X-Amz-Target": "AWSCognitoIdentityService.GetId"}}),
-    ("GET", "/oauth2/authorize", {"params": {"client_id": "\x00", "redirect_uri": "\n"}}),
-    ("POST", "/saml2/idpresponse", {"data": {"RelayState": "client_id=x&redirect_uri=y"}}),
-    ("GET", "/oauth2/idpresponse", {"params": {"state": "x", "code": "y"}}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("POST", "/oauth2/token", {"content": b"\xff\xfe=&&grant_type=%ZZ"}),
+        (
+            "POST",
+            "/oauth2/token",
+            {"headers": {"Authorization": "Basic %%%"}, "data": {"grant_type": "refresh_token"}},
+        ),
+        ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer e30.e30.e30"}}),
+        ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer W10.W10.AA"}}),
+        ("GET", "/oauth2/userInfo", {"headers": {"Authorization": "Bearer " + "A" * 20000}}),
+        ("POST", "/oauth2/revoke", {"data": {"token": "x"}}),
+        (
+            "POST",
+            "/",
+            {
+                "content": b"{not json",
+                "headers": {"X-Amz-Target": "AWSCognitoIdentityService.GetId"},
+            },
+        ),
+        (
+            "POST",
+            "/",
+            {"content": b"[1]", "headers": {"X-Amz-Target": "AWSCognitoIdentityService.GetId"}},
+        ),
+        (
+            "POST",
+            "/",
+            {
+                "json": {"IdentityPoolId": DEMO_IDENTITY_POOL_ID, "Logins": {"a": 1}},
+                "headers": {"X-Amz-Target": "AWSCognitoIdentityService.GetId"},
+            },
+        ),
+        ("GET", "/oauth2/authorize", {"params": {"client_id": "\x00", "redirect_uri": "\n"}}),
+        ("POST", "/saml2/idpresponse", {"data": {"RelayState": "client_id=x&redirect_uri=y"}}),
+        ("GET", "/oauth2/idpresponse", {"params": {"state": "x", "code": "y"}}),
+    ],
+)
 async def test_garbage_is_a_client_error_never_a_crash(
-        client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any]) -> None:
+    client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
     response = await client.request(method, path, **kwargs)
     assert 300 <= response.status_code < 500, response.text

@@ -32,21 +32,24 @@ IDENTITY = {"Content-Type": "application/x-amz-json-1.1"}
 DAVE = "dave@okta.example"
 
 
-async def get_id(client: httpx.AsyncClient, key: str | None = None,
-                 id_token: str | None = None) -> str:
+async def get_id(
+    client: httpx.AsyncClient, key: str | None = None, id_token: str | None = None
+) -> str:
     body: dict[str, Any] = {"IdentityPoolId": DEMO_IDENTITY_POOL_ID}
     if key is not None and id_token is not None:
         body["Logins"] = {key: id_token}
-    response = await client.post("/", json=body, headers={
-        **IDENTITY, "X-Amz-Target": "AWSCognitoIdentityService.GetId"})
+    response = await client.post(
+        "/", json=body, headers={**IDENTITY, "X-Amz-Target": "AWSCognitoIdentityService.GetId"}
+    )
     assert response.status_code == 200, response.text
     identity_id: str = response.json()["IdentityId"]
     return identity_id
 
 
 async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
-    return await client.post("/oauth2/token", auth=BASIC, data={
-        "grant_type": "refresh_token", "refresh_token": token})
+    return await client.post(
+        "/oauth2/token", auth=BASIC, data={"grant_type": "refresh_token", "refresh_token": token}
+    )
 
 
 def wait_for(condition: Any, timeout: float = 5.0) -> None:
@@ -63,14 +66,16 @@ def keys(local_cognito_signing_keys: tuple[SigningKey, SigningKey]) -> tuple[Sig
 
 # Across restarts of the command line ------------------------------------------------------
 
+
 async def test_a_user_an_identity_and_a_refresh_token_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "cognito-state.json"
     with CLI("--state", str(state)) as first:
         assert f"# state: {state}" in first.comments
         async with httpx.AsyncClient(base_url=first.base_url, timeout=10) as client:
             # A federated sign-in creates the user okta_<sub> through HTTP alone.
-            signed_in = await sign_in(client, authorize_url(identity_provider="Okta"), DAVE,
-                                      DEMO_PASSWORD)
+            signed_in = await sign_in(
+                client, authorize_url(identity_provider="Okta"), DAVE, DEMO_PASSWORD
+            )
             tokens = (await exchange(client, query(signed_in)["code"])).json()
             claims = jwt_parts(tokens["id_token"])[1]
             key = claims["iss"].split("://", 1)[1]
@@ -94,8 +99,14 @@ async def test_a_user_an_identity_and_a_refresh_token_survive_a_restart(tmp_path
             # The same login finds the same identity, with the old token and the new one.
             assert await get_id(client, key, tokens["id_token"]) == identity_id
             assert await get_id(client, key, new["id_token"]) == identity_id
-            guest = await client.post("/", json={"IdentityId": guest_id}, headers={
-                **IDENTITY, "X-Amz-Target": "AWSCognitoIdentityService.GetCredentialsForIdentity"})
+            guest = await client.post(
+                "/",
+                json={"IdentityId": guest_id},
+                headers={
+                    **IDENTITY,
+                    "X-Amz-Target": "AWSCognitoIdentityService.GetCredentialsForIdentity",
+                },
+            )
             assert guest.status_code == 200, guest.text
 
 
@@ -104,7 +115,11 @@ def test_cli_refuses_a_corrupt_state_file_naming_it(tmp_path: Path) -> None:
     state.write_text('{"format": "cognito-middleware-local-state", "version": 1, "user_p')
     result = subprocess.run(
         [sys.executable, "-m", "cognito_middleware.local", "--port", "0", "--state", str(state)],
-        capture_output=True, text=True, timeout=20, check=False)
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert "error: cannot load state:" in result.stderr
@@ -114,13 +129,21 @@ def test_cli_refuses_a_corrupt_state_file_naming_it(tmp_path: Path) -> None:
 
 # The Python API --------------------------------------------------------------------------
 
-def test_directory_changes_keys_and_revocations_survive(tmp_path: Path,
-                                                        keys: tuple[SigningKey, ...]) -> None:
+
+def test_directory_changes_keys_and_revocations_survive(
+    tmp_path: Path, keys: tuple[SigningKey, ...]
+) -> None:
     state = tmp_path / "state.json"
     with LocalCognito(demo_seed(), state_path=state, signing_keys=(keys[0], keys[1])) as first:
         first.add_group("auditors", precedence=5, role_arn="arn:aws:iam::000000000000:role/a")
-        first.add_user("erin", "erin-password-1", email="erin@example.com",
-                       groups=["auditors"], attributes={"custom:team": "blue"}, enabled=False)
+        first.add_user(
+            "erin",
+            "erin-password-1",
+            email="erin@example.com",
+            groups=["auditors"],
+            attributes={"custom:team": "blue"},
+            enabled=False,
+        )
         first.register_callback(first.client_id, "http://127.0.0.1:5123/auth/callback")
         kept = first.mint_tokens("alice")["refresh_token"]
         revoked = first.mint_tokens("bob")["refresh_token"]
@@ -139,8 +162,10 @@ def test_directory_changes_keys_and_revocations_survive(tmp_path: Path,
         assert restored.enabled is False and restored.groups == ["auditors"]
         assert second.pool.groups["auditors"].precedence == 5
         assert second.jwks() == jwks and len(jwks["keys"]) == 4
-        assert "http://127.0.0.1:5123/auth/callback" in second.pool.clients[
-            second.client_id].callback_urls
+        assert (
+            "http://127.0.0.1:5123/auth/callback"
+            in second.pool.clients[second.client_id].callback_urls
+        )
         assert not second.is_revoked(kept) and second.is_revoked(revoked)
         assert second.pool.refresh_tokens[kept].scopes == first.pool.refresh_tokens[kept].scopes
         # The hosted-UI session cookie still signs the browser in.
@@ -150,8 +175,9 @@ def test_directory_changes_keys_and_revocations_survive(tmp_path: Path,
         second.close()
 
 
-def test_an_existing_state_file_wins_over_the_seed(tmp_path: Path,
-                                                   keys: tuple[SigningKey, ...]) -> None:
+def test_an_existing_state_file_wins_over_the_seed(
+    tmp_path: Path, keys: tuple[SigningKey, ...]
+) -> None:
     state = tmp_path / "state.json"
     LocalCognito(demo_seed(), state_path=state, signing_keys=(keys[0], keys[1])).close()
     other = Seed(user_pool_id="us-east-1_Other1", clients=[ClientSeed(client_id="other1")])
@@ -160,18 +186,21 @@ def test_an_existing_state_file_wins_over_the_seed(tmp_path: Path,
         assert cognito.user("alice") is not None
 
 
-def test_changes_are_saved_without_an_explicit_save(tmp_path: Path,
-                                                    keys: tuple[SigningKey, ...]) -> None:
+def test_changes_are_saved_without_an_explicit_save(
+    tmp_path: Path, keys: tuple[SigningKey, ...]
+) -> None:
     state = tmp_path / "state.json"
     with LocalCognito(demo_seed(), state_path=state, signing_keys=(keys[0], keys[1])) as cognito:
         cognito.add_user("frank", "frank-password-1")
         wait_for(lambda: '"frank"' in state.read_text())
-        assert "frank" in {u["username"] for u in json.loads(state.read_text())
-                           ["user_pool"]["users"]}
+        assert "frank" in {
+            u["username"] for u in json.loads(state.read_text())["user_pool"]["users"]
+        }
 
 
-def test_the_file_is_versioned_private_and_replaced_whole(tmp_path: Path,
-                                                          keys: tuple[SigningKey, ...]) -> None:
+def test_the_file_is_versioned_private_and_replaced_whole(
+    tmp_path: Path, keys: tuple[SigningKey, ...]
+) -> None:
     state = tmp_path / "state.json"
     with LocalCognito(demo_seed(), state_path=state, signing_keys=(keys[0], keys[1])) as cognito:
         inode = state.stat().st_ino
@@ -179,8 +208,14 @@ def test_the_file_is_versioned_private_and_replaced_whole(tmp_path: Path,
         cognito.save()
     data = json.loads(state.read_text())
     assert (data["format"], data["version"]) == (FORMAT, VERSION)
-    assert set(data) == {"format", "version", "saved_at", "issuer_style", "user_pool",
-                         "identity_pool"}
+    assert set(data) == {
+        "format",
+        "version",
+        "saved_at",
+        "issuer_style",
+        "user_pool",
+        "identity_pool",
+    }
     # Passwords and private keys: readable by the owner only.
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     # os.replace of a fresh file, not an in-place rewrite, and no temporary file left over.
@@ -188,16 +223,24 @@ def test_the_file_is_versioned_private_and_replaced_whole(tmp_path: Path,
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    ("", "corrupt JSON"),
-    ("[1, 2]", "not a local Cognito state file"),
-    (json.dumps({"format": FORMAT, "version": VERSION + 1}), "is newer than"),
-    (json.dumps({"format": FORMAT, "version": "1"}), "no valid \"version\""),
-    (json.dumps({"format": FORMAT, "version": 1, "issuer_style": "local",
-                 "identity_pool": None}), "'user_pool' is missing or malformed"),
-])
-def test_bad_files_are_refused_with_the_file_named(tmp_path: Path, content: str,
-                                                   problem: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "corrupt JSON"),
+        ("[1, 2]", "not a local Cognito state file"),
+        (json.dumps({"format": FORMAT, "version": VERSION + 1}), "is newer than"),
+        (json.dumps({"format": FORMAT, "version": "1"}), 'no valid "version"'),
+        (
+            json.dumps(
+                {"format": FORMAT, "version": 1, "issuer_style": "local", "identity_pool": None}
+            ),
+            "'user_pool' is missing or malformed",
+        ),
+    ],
+)
+def test_bad_files_are_refused_with_the_file_named(
+    tmp_path: Path, content: str, problem: str
+) -> None:
     state = tmp_path / "state.json"
     state.write_text(content)
     with pytest.raises(StateError) as info:
@@ -208,8 +251,9 @@ def test_bad_files_are_refused_with_the_file_named(tmp_path: Path, content: str,
 
 
 @pytest.mark.parametrize("damage", ["keys", "users", "user_field", "identities"])
-def test_malformed_sections_are_refused(tmp_path: Path, keys: tuple[SigningKey, ...],
-                                        damage: str) -> None:
+def test_malformed_sections_are_refused(
+    tmp_path: Path, keys: tuple[SigningKey, ...], damage: str
+) -> None:
     state = tmp_path / "state.json"
     LocalCognito(demo_seed(), state_path=state, signing_keys=(keys[0], keys[1])).close()
     data = json.loads(state.read_text())

@@ -51,10 +51,12 @@ CAROL = "carol@contoso.example"
 ISSUER = f"https://sts.windows.net/{DEMO_AZURE_TENANT}/"
 AUDIENCE = f"urn:amazon:cognito:sp:{DEMO_POOL_ID}"
 ACS = "https://auth.example.com/saml2/idpresponse"
-NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
-      "a": "urn:oasis:names:tc:SAML:2.0:assertion",
-      "ds": "http://www.w3.org/2000/09/xmldsig#",
-      "md": "urn:oasis:names:tc:SAML:2.0:metadata"}
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "a": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "md": "urn:oasis:names:tc:SAML:2.0:metadata",
+}
 NOW = 1_780_000_000.0
 GROUPS = ["5f0c3c5e-6f3a-4a8e-9d55-0f9a2d1c7e11", "a2b4c6d8-1e3f-4a5b-8c7d-9e0f1a2b3c4d"]
 
@@ -71,9 +73,15 @@ def other_idp() -> IdpCredentials:
 
 def _response(credentials: IdpCredentials | None, **overrides: object) -> str:
     options: dict[str, object] = {
-        "issuer": ISSUER, "name_id": CAROL, "name_id_format": NAME_ID_FORMATS["emailAddress"],
-        "audience": AUDIENCE, "recipient": ACS, "now": NOW, "in_response_to": "_req-1",
-        "attributes": {AZURE_CLAIMS["email"]: CAROL, AZURE_CLAIMS["groups"]: GROUPS}}
+        "issuer": ISSUER,
+        "name_id": CAROL,
+        "name_id_format": NAME_ID_FORMATS["emailAddress"],
+        "audience": AUDIENCE,
+        "recipient": ACS,
+        "now": NOW,
+        "in_response_to": "_req-1",
+        "attributes": {AZURE_CLAIMS["email"]: CAROL, AZURE_CLAIMS["groups"]: GROUPS},
+    }
     options.update(overrides)
     xml = build_response(credentials=credentials, **options)  # type: ignore[arg-type]
     return base64.b64encode(xml).decode()
@@ -81,8 +89,13 @@ def _response(credentials: IdpCredentials | None, **overrides: object) -> str:
 
 def _verify(saml_response: str, idp: IdpCredentials, **overrides: object) -> object:
     options: dict[str, object] = {
-        "certificates": [idp.certificate], "idp_entity_id": ISSUER, "audience": AUDIENCE,
-        "recipient": ACS, "now": NOW + 5, "in_response_to": "_req-1"}
+        "certificates": [idp.certificate],
+        "idp_entity_id": ISSUER,
+        "audience": AUDIENCE,
+        "recipient": ACS,
+        "now": NOW + 5,
+        "in_response_to": "_req-1",
+    }
     options.update(overrides)
     return verify_response(saml_response, **options)  # type: ignore[arg-type]
 
@@ -99,6 +112,7 @@ def _xml(saml_response: str) -> etree._Element:
 
 # Building and verifying ----------------------------------------------------------------------
 
+
 def test_signed_assertion_has_azure_ad_shape_and_verifies(idp: IdpCredentials) -> None:
     saml_response = _response(idp)
     root = _xml(saml_response)
@@ -108,40 +122,64 @@ def test_signed_assertion_has_azure_ad_shape_and_verifies(idp: IdpCredentials) -
     assert root.find("ds:Signature", NS) is None
     [assertion] = root.findall("a:Assertion", NS)
     children = [etree.QName(child).localname for child in assertion]
-    assert children == ["Issuer", "Signature", "Subject", "Conditions", "AttributeStatement",
-                        "AuthnStatement"]
+    assert children == [
+        "Issuer",
+        "Signature",
+        "Subject",
+        "Conditions",
+        "AttributeStatement",
+        "AuthnStatement",
+    ]
     signature = assertion.find("ds:Signature", NS)
     assert signature is not None
     assert signature.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm") == (  # type: ignore[union-attr]
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
-    assert signature.find("ds:SignedInfo/ds:CanonicalizationMethod", NS).get(  # type: ignore[union-attr]
-        "Algorithm") == "http://www.w3.org/2001/10/xml-exc-c14n#"
-    assert signature.find("ds:SignedInfo/ds:Reference", NS).get(  # type: ignore[union-attr]
-        "URI") == f"#{assertion.get('ID')}"
-    assert "".join(signature.findtext("ds:KeyInfo/ds:X509Data/ds:X509Certificate",
-                                      namespaces=NS).split()) == idp.certificate_b64  # type: ignore[union-attr]
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    )
+    assert (
+        signature.find("ds:SignedInfo/ds:CanonicalizationMethod", NS).get(  # type: ignore[union-attr]
+            "Algorithm"
+        )
+        == "http://www.w3.org/2001/10/xml-exc-c14n#"
+    )
+    assert (
+        signature.find("ds:SignedInfo/ds:Reference", NS).get(  # type: ignore[union-attr]
+            "URI"
+        )
+        == f"#{assertion.get('ID')}"
+    )
+    assert (
+        "".join(
+            signature.findtext("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=NS).split()
+        )
+        == idp.certificate_b64
+    )  # type: ignore[union-attr]
     name_id = assertion.find("a:Subject/a:NameID", NS)
     assert name_id is not None and name_id.text == CAROL
     assert name_id.get("Format") == "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
     data = assertion.find("a:Subject/a:SubjectConfirmation/a:SubjectConfirmationData", NS)
     assert data is not None
     assert data.get("Recipient") == ACS and data.get("InResponseTo") == "_req-1"
-    assert assertion.findtext("a:Conditions/a:AudienceRestriction/a:Audience",
-                              namespaces=NS) == AUDIENCE
-    groups = assertion.findall(f"a:AttributeStatement/a:Attribute[@Name='{AZURE_CLAIMS['groups']}']"
-                               "/a:AttributeValue", NS)
+    assert (
+        assertion.findtext("a:Conditions/a:AudienceRestriction/a:Audience", namespaces=NS)
+        == AUDIENCE
+    )
+    groups = assertion.findall(
+        f"a:AttributeStatement/a:Attribute[@Name='{AZURE_CLAIMS['groups']}']/a:AttributeValue", NS
+    )
     assert [g.text for g in groups] == GROUPS
 
     verified = _verify(saml_response, idp)
     assert verified.name_id == CAROL  # type: ignore[attr-defined]
-    assert verified.attributes == {AZURE_CLAIMS["email"]: CAROL,  # type: ignore[attr-defined]
-                                   AZURE_CLAIMS["groups"]: GROUPS}
+    assert verified.attributes == {
+        AZURE_CLAIMS["email"]: CAROL,  # type: ignore[attr-defined]
+        AZURE_CLAIMS["groups"]: GROUPS,
+    }
 
 
-@pytest.mark.parametrize(("sign_assertion", "sign_response"),
-                         [(False, True), (True, True)])
-def test_signed_response_verifies(idp: IdpCredentials, sign_assertion: bool,
-                                  sign_response: bool) -> None:
+@pytest.mark.parametrize(("sign_assertion", "sign_response"), [(False, True), (True, True)])
+def test_signed_response_verifies(
+    idp: IdpCredentials, sign_assertion: bool, sign_response: bool
+) -> None:
     saml_response = _response(idp, sign_assertion=sign_assertion, sign_response=sign_response)
     root = _xml(saml_response)
     assert [etree.QName(c).localname for c in root][:3] == ["Issuer", "Signature", "Status"]
@@ -154,17 +192,19 @@ def test_tampered_assertion_is_refused(idp: IdpCredentials) -> None:
     forged = xml.replace(GROUPS[0].encode(), b"00000000-0000-0000-0000-00000000dead")
     error = _refused(base64.b64encode(forged).decode(), idp)
     assert (error.error, error.description) == (
-        "server_error", "Error in SAML response processing: SAML Assertion signature is invalid")
+        "server_error",
+        "Error in SAML response processing: SAML Assertion signature is invalid",
+    )
 
 
-def test_signature_by_another_key_is_refused(idp: IdpCredentials,
-                                             other_idp: IdpCredentials) -> None:
+def test_signature_by_another_key_is_refused(
+    idp: IdpCredentials, other_idp: IdpCredentials
+) -> None:
     error = _refused(_response(other_idp), idp)
     assert error.error == "server_error"
     assert error.description.endswith("SAML Assertion signature is invalid")
     # A provider whose metadata lists several certificates (rollover) accepts any of them.
-    assert _verify(_response(other_idp), idp, certificates=[idp.certificate,
-                                                            other_idp.certificate])
+    assert _verify(_response(other_idp), idp, certificates=[idp.certificate, other_idp.certificate])
 
 
 def test_missing_signature_is_refused(idp: IdpCredentials) -> None:
@@ -191,8 +231,9 @@ def test_wrapped_assertion_is_refused(idp: IdpCredentials) -> None:
     two = _xml(_response(idp))
     two.append(forged)
     error = _refused(base64.b64encode(etree.tostring(two)).decode(), idp)
-    assert error.description == ("Invalid SAML response received: expected exactly one "
-                                 "Assertion, found 2")
+    assert error.description == (
+        "Invalid SAML response received: expected exactly one Assertion, found 2"
+    )
 
 
 def test_wrong_audience(idp: IdpCredentials) -> None:
@@ -200,7 +241,8 @@ def test_wrong_audience(idp: IdpCredentials) -> None:
     assert error.error == "invalid_request"
     assert error.description == (
         "Invalid SAML response received: Audience urn:amazon:cognito:sp:eu-west-1_Other does "
-        f"not match {AUDIENCE}")
+        f"not match {AUDIENCE}"
+    )
 
 
 def test_wrong_recipient(idp: IdpCredentials) -> None:
@@ -227,8 +269,9 @@ def test_expired_and_not_yet_valid_assertions(idp: IdpCredentials) -> None:
 
 def test_in_response_to(idp: IdpCredentials) -> None:
     error = _refused(_response(idp), idp, in_response_to="_req-2")
-    assert error.description == ("Invalid SAML response received: InResponseTo _req-1 does not "
-                                 "match the request")
+    assert error.description == (
+        "Invalid SAML response received: InResponseTo _req-1 does not match the request"
+    )
     unsolicited = _response(idp, in_response_to=None)
     assert _verify(unsolicited, idp, in_response_to=None)
     assert "InResponseTo (none)" in _refused(unsolicited, idp).description
@@ -238,22 +281,33 @@ def test_in_response_to(idp: IdpCredentials) -> None:
 
 def test_wrong_issuer_and_malformed_input(idp: IdpCredentials) -> None:
     error = _refused(_response(idp, issuer="https://sts.windows.net/other/"), idp)
-    assert error.description == ("Invalid SAML response received: Issuer https://sts.windows.net"
-                                 f"/other/ does not match the identity provider {ISSUER}")
+    assert error.description == (
+        "Invalid SAML response received: Issuer https://sts.windows.net"
+        f"/other/ does not match the identity provider {ISSUER}"
+    )
     assert _refused("not base64!", idp).description == (
-        "Invalid SAML response received: Invalid base64 SAMLResponse")
+        "Invalid SAML response received: Invalid base64 SAMLResponse"
+    )
     assert "not well-formed XML" in _refused(base64.b64encode(b"<x").decode(), idp).description
-    xxe = (b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-           b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&e;'
-           b"</samlp:Response>")
+    xxe = (
+        b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&e;'
+        b"</samlp:Response>"
+    )
     assert "DOCTYPE" in _refused(base64.b64encode(xxe).decode(), idp).description
 
 
 # AuthnRequest and metadata ---------------------------------------------------------------------
 
+
 def test_authn_request_redirect_and_post_bindings() -> None:
-    xml = build_authn_request(request_id="_abc", sp_entity=AUDIENCE, acs_url=ACS,
-                              destination="https://login.microsoftonline.com/t/saml2", now=NOW)
+    xml = build_authn_request(
+        request_id="_abc",
+        sp_entity=AUDIENCE,
+        acs_url=ACS,
+        destination="https://login.microsoftonline.com/t/saml2",
+        now=NOW,
+    )
     encoded = encode_redirect(xml)
     assert zlib.decompress(base64.b64decode(encoded), -15) == xml
     for value in (encoded, base64.b64encode(xml).decode()):
@@ -288,46 +342,69 @@ AZURE_METADATA = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def _azure_metadata(cert: IdpCredentials, other: IdpCredentials) -> str:
-    return AZURE_METADATA.format(tenant=DEMO_AZURE_TENANT, cert=cert.certificate_b64,
-                                 other=other.certificate_b64)
+    return AZURE_METADATA.format(
+        tenant=DEMO_AZURE_TENANT, cert=cert.certificate_b64, other=other.certificate_b64
+    )
 
 
-def test_parse_azure_federation_metadata(idp: IdpCredentials,
-                                         other_idp: IdpCredentials) -> None:
+def test_parse_azure_federation_metadata(idp: IdpCredentials, other_idp: IdpCredentials) -> None:
     metadata = parse_metadata(_azure_metadata(idp, other_idp))
     assert metadata.entity_id == ISSUER
-    assert metadata.sso_redirect_url == f"https://login.microsoftonline.com/{DEMO_AZURE_TENANT}/saml2"
+    assert (
+        metadata.sso_redirect_url == f"https://login.microsoftonline.com/{DEMO_AZURE_TENANT}/saml2"
+    )
     assert metadata.certificates == (idp.certificate,)  # the WS-Fed RoleDescriptor's is not SAML's
     own = parse_metadata(idp_metadata(entity_id=ISSUER, sso_url="http://x/sso", credentials=idp))
     assert (own.entity_id, own.sso_post_url, own.certificates) == (
-        ISSUER, "http://x/sso", (idp.certificate,))
+        ISSUER,
+        "http://x/sso",
+        (idp.certificate,),
+    )
     with pytest.raises(ValueError, match="no EntityDescriptor with an IDPSSODescriptor"):
-        parse_metadata('<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" '
-                       'entityID="x"/>')
+        parse_metadata(
+            '<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>'
+        )
 
 
-def test_seed_metadata_fields_are_validated(tmp_path: Path, idp: IdpCredentials,
-                                            other_idp: IdpCredentials) -> None:
+def test_seed_metadata_fields_are_validated(
+    tmp_path: Path, idp: IdpCredentials, other_idp: IdpCredentials
+) -> None:
     (tmp_path / "azure.xml").write_text(_azure_metadata(idp, other_idp))
     (tmp_path / "seed.json").write_text(
         '{"user_pool_id": "eu-west-1_Meta", "providers": [{"name": "Entra", "type": "SAML", '
-        '"metadata_file": "azure.xml", "name_id_format": "persistent"}]}')
+        '"metadata_file": "azure.xml", "name_id_format": "persistent"}]}'
+    )
     seed = Seed.from_file(tmp_path / "seed.json")
     assert seed.providers[0].metadata_file == str(tmp_path / "azure.xml")
     with pytest.raises(SeedError, match="give metadata_file or metadata_xml, not both"):
-        Seed(user_pool_id="eu-west-1_Meta", providers=[ProviderSeed(
-            name="E", type="SAML", metadata_file="a.xml", metadata_xml="<x/>")])
+        Seed(
+            user_pool_id="eu-west-1_Meta",
+            providers=[
+                ProviderSeed(name="E", type="SAML", metadata_file="a.xml", metadata_xml="<x/>")
+            ],
+        )
     with pytest.raises(SeedError, match="'E': metadata: the metadata has no signing"):
-        Seed(user_pool_id="eu-west-1_Meta", providers=[ProviderSeed(
-            name="E", type="SAML", metadata_xml=AZURE_METADATA.replace(
-                "<X509Certificate>{cert}</X509Certificate>", "").format(
-                tenant="t", other="x"))])
+        Seed(
+            user_pool_id="eu-west-1_Meta",
+            providers=[
+                ProviderSeed(
+                    name="E",
+                    type="SAML",
+                    metadata_xml=AZURE_METADATA.replace(
+                        "<X509Certificate>{cert}</X509Certificate>", ""
+                    ).format(tenant="t", other="x"),
+                )
+            ],
+        )
     with pytest.raises(SeedError, match="only apply to SAML providers"):
-        Seed(user_pool_id="eu-west-1_Meta", providers=[ProviderSeed(
-            name="O", type="OIDC", metadata_xml="<x/>")])
+        Seed(
+            user_pool_id="eu-west-1_Meta",
+            providers=[ProviderSeed(name="O", type="OIDC", metadata_xml="<x/>")],
+        )
 
 
 # Over HTTP through the emulator ----------------------------------------------------------------
+
 
 async def _start(client: httpx.AsyncClient) -> tuple[str, str]:
     """SP-initiated: the AuthnRequest id and the RelayState Cognito sent to the IdP."""
@@ -340,15 +417,17 @@ async def _idp_post(client: httpx.AsyncClient, location: str) -> dict[str, str]:
     """Sign in on the simulated IdP's page; the auto-posted form's fields."""
     page = await client.get(location)
     form = find_forms(page.text)[0]
-    posted = await client.post(form.action, data={**form.fields, "username": CAROL,
-                                                  "password": DEMO_PASSWORD})
+    posted = await client.post(
+        form.action, data={**form.fields, "username": CAROL, "password": DEMO_PASSWORD}
+    )
     saml = find_forms(posted.text)[0]
     assert saml.action.endswith("/saml2/idpresponse")
     return saml.fields
 
 
-async def test_sp_initiated_sign_in_over_saml_xml(local_cognito: LocalCognito,
-                                                  client: httpx.AsyncClient) -> None:
+async def test_sp_initiated_sign_in_over_saml_xml(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     start = await client.get(authorize_url(identity_provider="AzureAD"))
     location = start.headers["location"]
     params = parse_qs(urlsplit(location).query)
@@ -370,8 +449,10 @@ async def test_sp_initiated_sign_in_over_saml_xml(local_cognito: LocalCognito,
     data = assertion.find("a:Subject/a:SubjectConfirmation/a:SubjectConfirmationData", NS)
     assert data is not None
     assert (data.get("Recipient"), data.get("InResponseTo")) == (acs, authn.get("ID"))
-    claims = {a.get("Name"): [v.text for v in a] for a in assertion.iterfind(
-        "a:AttributeStatement/a:Attribute", NS)}
+    claims = {
+        a.get("Name"): [v.text for v in a]
+        for a in assertion.iterfind("a:AttributeStatement/a:Attribute", NS)
+    }
     assert claims[AZURE_CLAIMS["tenant_id"]] == [DEMO_AZURE_TENANT]
     assert claims[AZURE_CLAIMS["name"]] == [CAROL]
     assert claims[AZURE_CLAIMS["display_name"]] == ["Carol Azure"]
@@ -388,8 +469,9 @@ async def test_sp_initiated_sign_in_over_saml_xml(local_cognito: LocalCognito,
     assert id_token["custom:groups"] == f"[{GROUPS[0]}, {GROUPS[1]}]"
 
 
-async def test_metadata_url_serves_the_signing_certificate(local_cognito: LocalCognito,
-                                                           client: httpx.AsyncClient) -> None:
+async def test_metadata_url_serves_the_signing_certificate(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     response = await client.get("/_idp/AzureAD/federationmetadata/2007-06/federationmetadata.xml")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/samlmetadata+xml")
@@ -399,47 +481,82 @@ async def test_metadata_url_serves_the_signing_certificate(local_cognito: LocalC
     start = await client.get(authorize_url(identity_provider="AzureAD"))
     fields = await _idp_post(client, start.headers["location"])
     signed = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
-    cert = signed.findtext("a:Assertion/ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate",
-                           namespaces=NS)
+    cert = signed.findtext(
+        "a:Assertion/ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=NS
+    )
     der = metadata.certificates[0].public_bytes(Encoding.DER)
     assert "".join((cert or "").split()) == base64.b64encode(der).decode()
     missing = await client.get("/_idp/Okta/federationmetadata/2007-06/federationmetadata.xml")
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize(("change", "error", "description"), [
-    ({"audience": "urn:amazon:cognito:sp:eu-west-1_Other"}, "invalid_request",
-     "Invalid SAML response received: Audience urn:amazon:cognito:sp:eu-west-1_Other does not "
-     f"match {AUDIENCE}"),
-    ({"age": 7200}, "invalid_request",
-     "Invalid SAML response received: the assertion has expired (NotOnOrAfter "),
-    ({"age": 600}, "invalid_request",
-     "Invalid SAML response received: the subject confirmation has expired"),
-    ({"recipient": "https://elsewhere.example/saml2/idpresponse"}, "invalid_request",
-     "Invalid SAML response received: Destination https://elsewhere.example/saml2/idpresponse"),
-    ({"in_response_to": "_someone-else"}, "invalid_request",
-     "Invalid SAML response received: InResponseTo _someone-else does not match the request"),
-    ({"sign": None}, "server_error",
-     "Error in SAML response processing: SAML Assertion signature is invalid"),
-])
+@pytest.mark.parametrize(
+    ("change", "error", "description"),
+    [
+        (
+            {"audience": "urn:amazon:cognito:sp:eu-west-1_Other"},
+            "invalid_request",
+            "Invalid SAML response received: Audience urn:amazon:cognito:sp:eu-west-1_Other "
+            "does not "
+            f"match {AUDIENCE}",
+        ),
+        (
+            {"age": 7200},
+            "invalid_request",
+            "Invalid SAML response received: the assertion has expired (NotOnOrAfter ",
+        ),
+        (
+            {"age": 600},
+            "invalid_request",
+            "Invalid SAML response received: the subject confirmation has expired",
+        ),
+        (
+            {"recipient": "https://elsewhere.example/saml2/idpresponse"},
+            "invalid_request",
+            "Invalid SAML response received: Destination https://elsewhere.example/saml2/idpresponse",
+        ),
+        (
+            {"in_response_to": "_someone-else"},
+            "invalid_request",
+            "Invalid SAML response received: InResponseTo _someone-else does not match the request",
+        ),
+        (
+            {"sign": None},
+            "server_error",
+            "Error in SAML response processing: SAML Assertion signature is invalid",
+        ),
+    ],
+)
 async def test_cognito_refuses_bad_responses_with_an_error_redirect(
-        local_cognito: LocalCognito, client: httpx.AsyncClient, change: dict[str, object],
-        error: str, description: str) -> None:
+    local_cognito: LocalCognito,
+    client: httpx.AsyncClient,
+    change: dict[str, object],
+    error: str,
+    description: str,
+) -> None:
     request_id, relay = await _start(client)
     provider = local_cognito.pool.providers["AzureAD"]
     credentials = local_cognito.federation.idp_credentials(provider)
     options: dict[str, object] = {
-        "issuer": ISSUER, "name_id": CAROL, "name_id_format": NAME_ID_FORMATS["emailAddress"],
-        "audience": AUDIENCE, "recipient": f"{local_cognito.base_url}/saml2/idpresponse",
-        "attributes": {AZURE_CLAIMS["email"]: CAROL}, "now": time.time(),
-        "in_response_to": request_id, "credentials": credentials}
+        "issuer": ISSUER,
+        "name_id": CAROL,
+        "name_id_format": NAME_ID_FORMATS["emailAddress"],
+        "audience": AUDIENCE,
+        "recipient": f"{local_cognito.base_url}/saml2/idpresponse",
+        "attributes": {AZURE_CLAIMS["email"]: CAROL},
+        "now": time.time(),
+        "in_response_to": request_id,
+        "credentials": credentials,
+    }
     if "sign" in change:
         options["credentials"] = None
     options.update({k: v for k, v in change.items() if k not in ("sign", "age")})
     options["now"] = time.time() - float(change.get("age", 0))  # type: ignore[arg-type]
     xml = build_response(**options)  # type: ignore[arg-type]
-    back = await client.post("/saml2/idpresponse", data={
-        "SAMLResponse": base64.b64encode(xml).decode(), "RelayState": relay})
+    back = await client.post(
+        "/saml2/idpresponse",
+        data={"SAMLResponse": base64.b64encode(xml).decode(), "RelayState": relay},
+    )
     assert back.status_code == 302
     assert back.headers["location"].startswith(CALLBACK + "?")
     result = query(back)
@@ -448,12 +565,15 @@ async def test_cognito_refuses_bad_responses_with_an_error_redirect(
     assert local_cognito.user("azuread_carol@contoso.example") is None
 
 
-async def test_signing_options_and_name_id_format(local_cognito: LocalCognito,
-                                                  client: httpx.AsyncClient) -> None:
+async def test_signing_options_and_name_id_format(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     provider = local_cognito.pool.providers["AzureAD"]
     provider.name_id_format = "persistent"
     for signing, response_signed, assertion_signed in (
-            ("response", True, False), ("response_and_assertion", True, True)):
+        ("response", True, False),
+        ("response_and_assertion", True, True),
+    ):
         provider.signing = signing  # type: ignore[assignment]
         client.cookies.clear()
         start = await client.get(authorize_url(identity_provider="AzureAD"))
@@ -462,47 +582,57 @@ async def test_signing_options_and_name_id_format(local_cognito: LocalCognito,
         assert (root.find("ds:Signature", NS) is not None) is response_signed
         assert (root.find("a:Assertion/ds:Signature", NS) is not None) is assertion_signed
         assert root.find("a:Assertion/a:Subject/a:NameID", NS).get("Format") == (  # type: ignore[union-attr]
-            "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
+            "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+        )
         back = await client.post("/saml2/idpresponse", data=fields)
         assert "code" in query(back)
 
 
-async def test_more_than_150_groups_sends_the_overage_claim(local_cognito: LocalCognito,
-                                                            client: httpx.AsyncClient) -> None:
+async def test_more_than_150_groups_sends_the_overage_claim(
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     provider = local_cognito.pool.providers["AzureAD"]
     many = [f"00000000-0000-4000-8000-{i:012d}" for i in range(151)]
     provider.users[0].claims[AZURE_CLAIMS["groups"]] = many
     start = await client.get(authorize_url(identity_provider="AzureAD"))
     fields = await _idp_post(client, start.headers["location"])
     root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
-    names = {a.get("Name"): a for a in root.iterfind(
-        "a:Assertion/a:AttributeStatement/a:Attribute", NS)}
+    names = {
+        a.get("Name"): a for a in root.iterfind("a:Assertion/a:AttributeStatement/a:Attribute", NS)
+    }
     assert AZURE_CLAIMS["groups"] not in names
     link = names[AZURE_CLAIMS["groups_link"]].findtext("a:AttributeValue", namespaces=NS)
     object_id = names[AZURE_CLAIMS["object_id"]].findtext("a:AttributeValue", namespaces=NS)
-    assert link == (f"https://graph.windows.net/{DEMO_AZURE_TENANT}/users/{object_id}/"
-                    "getMemberObjects")
+    assert link == (
+        f"https://graph.windows.net/{DEMO_AZURE_TENANT}/users/{object_id}/getMemberObjects"
+    )
     code = query(await client.post("/saml2/idpresponse", data=fields))["code"]
     id_token = jwt_parts((await exchange(client, code)).json()["id_token"])[1]
     assert "custom:groups" not in id_token
 
     provider.users[0].claims[AZURE_CLAIMS["groups"]] = many[:150]
     client.cookies.clear()
-    again = await sign_in(client, authorize_url(identity_provider="AzureAD"), CAROL,
-                          DEMO_PASSWORD)
+    again = await sign_in(client, authorize_url(identity_provider="AzureAD"), CAROL, DEMO_PASSWORD)
     id_token = jwt_parts((await exchange(client, query(again)["code"])).json()["id_token"])[1]
     assert id_token["custom:groups"].count(", ") == 149
 
 
 async def test_idp_rejects_authn_requests_it_does_not_know(client: httpx.AsyncClient) -> None:
-    xml = build_authn_request(request_id="_x", sp_entity="urn:amazon:cognito:sp:eu-west-1_Nope",
-                              acs_url=ACS, destination="x", now=time.time())
-    page = await client.get("/_idp/AzureAD/saml2/sso", params={
-        "SAMLRequest": encode_redirect(xml), "RelayState": "r"})
+    xml = build_authn_request(
+        request_id="_x",
+        sp_entity="urn:amazon:cognito:sp:eu-west-1_Nope",
+        acs_url=ACS,
+        destination="x",
+        now=time.time(),
+    )
+    page = await client.get(
+        "/_idp/AzureAD/saml2/sso", params={"SAMLRequest": encode_redirect(xml), "RelayState": "r"}
+    )
     assert page.status_code == 400
     assert "AADSTS700016: Application with identifier" in page.text
-    xml = build_authn_request(request_id="_x", sp_entity=AUDIENCE, acs_url=ACS,
-                              destination="x", now=time.time())
+    xml = build_authn_request(
+        request_id="_x", sp_entity=AUDIENCE, acs_url=ACS, destination="x", now=time.time()
+    )
     page = await client.get("/_idp/AzureAD/saml2/sso", params={"SAMLRequest": encode_redirect(xml)})
     assert "AADSTS50011: The redirect URI" in page.text
     page = await client.get("/_idp/AzureAD/saml2/sso")
@@ -510,9 +640,11 @@ async def test_idp_rejects_authn_requests_it_does_not_know(client: httpx.AsyncCl
 
 
 @pytest.fixture
-def azure_metadata_cognito(local_cognito_signing_keys: tuple[SigningKey, SigningKey],
-                           idp: IdpCredentials, other_idp: IdpCredentials,
-                           ) -> Iterator[LocalCognito]:
+def azure_metadata_cognito(
+    local_cognito_signing_keys: tuple[SigningKey, SigningKey],
+    idp: IdpCredentials,
+    other_idp: IdpCredentials,
+) -> Iterator[LocalCognito]:
     """A pool whose AzureAD provider was set up from (real-looking) Azure AD metadata."""
     seed = demo_seed()
     provider = next(p for p in seed.providers if p.name == "AzureAD")
@@ -529,7 +661,8 @@ async def test_provider_from_azure_metadata(azure_metadata_cognito: LocalCognito
         start = await client.get(authorize_url(identity_provider="AzureAD"))
         location = start.headers["location"]
         assert location.startswith(
-            f"https://login.microsoftonline.com/{DEMO_AZURE_TENANT}/saml2?SAMLRequest=")
+            f"https://login.microsoftonline.com/{DEMO_AZURE_TENANT}/saml2?SAMLRequest="
+        )
         params = parse_qs(urlsplit(location).query)
         authn = decode_request(params["SAMLRequest"][0])
         assert authn.destination == f"https://login.microsoftonline.com/{DEMO_AZURE_TENANT}/saml2"
@@ -537,24 +670,29 @@ async def test_provider_from_azure_metadata(azure_metadata_cognito: LocalCognito
         fields = await _idp_post(client, "/_idp/AzureAD/saml2/sso?" + urlsplit(location).query)
         back = await client.post("/saml2/idpresponse", data=fields)
         assert query(back)["error_description"] == (
-            "Error in SAML response processing: SAML Assertion signature is invalid")
+            "Error in SAML response processing: SAML Assertion signature is invalid"
+        )
 
 
 async def test_provider_from_the_simulated_idps_own_metadata(
-        local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     """Metadata downloaded from the simulated IdP configures the provider as inline settings."""
     served = await client.get("/_idp/AzureAD/federationmetadata/2007-06/federationmetadata.xml")
     local_cognito.pool.providers["AzureAD"].metadata_xml = served.text
     start = await client.get(authorize_url(identity_provider="AzureAD"))
     assert start.headers["location"].startswith(
-        f"{local_cognito.base_url}/_idp/AzureAD/saml2/sso?SAMLRequest=")
-    response = await sign_in(client, authorize_url(identity_provider="AzureAD"), CAROL,
-                             DEMO_PASSWORD)
+        f"{local_cognito.base_url}/_idp/AzureAD/saml2/sso?SAMLRequest="
+    )
+    response = await sign_in(
+        client, authorize_url(identity_provider="AzureAD"), CAROL, DEMO_PASSWORD
+    )
     assert "code" in query(response)
 
 
 def test_seeded_signing_key_keeps_the_certificate_across_starts(
-        local_cognito_signing_keys: tuple[SigningKey, SigningKey], idp: IdpCredentials) -> None:
+    local_cognito_signing_keys: tuple[SigningKey, SigningKey], idp: IdpCredentials
+) -> None:
     key = idp.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     certificate = idp.certificate.public_bytes(Encoding.PEM).decode()
     seen = []
@@ -566,41 +704,62 @@ def test_seeded_signing_key_keeps_the_certificate_across_starts(
         seen.append(cognito.federation.idp_credentials(cognito.pool.providers["AzureAD"]))
     assert seen[0].certificate == seen[1].certificate == idp.certificate
     with pytest.raises(SeedError, match="signing_key: the SAML signing certificate does not"):
-        Seed(user_pool_id="eu-west-1_Meta", providers=[ProviderSeed(
-            name="E", type="SAML", signing_key=key.decode(),
-            signing_certificate=IdpCredentials.generate().certificate.public_bytes(
-                Encoding.PEM).decode())])
+        Seed(
+            user_pool_id="eu-west-1_Meta",
+            providers=[
+                ProviderSeed(
+                    name="E",
+                    type="SAML",
+                    signing_key=key.decode(),
+                    signing_certificate=IdpCredentials.generate()
+                    .certificate.public_bytes(Encoding.PEM)
+                    .decode(),
+                )
+            ],
+        )
 
 
 async def test_post_binding_request_and_idp_initiated_response(
-        local_cognito: LocalCognito, client: httpx.AsyncClient) -> None:
+    local_cognito: LocalCognito, client: httpx.AsyncClient
+) -> None:
     start = await client.get(authorize_url(identity_provider="AzureAD"))
     params = parse_qs(urlsplit(start.headers["location"]).query)
     request = decode_request(params["SAMLRequest"][0])
-    xml = build_authn_request(request_id=request.id, sp_entity=AUDIENCE,
-                              acs_url=f"{local_cognito.base_url}/saml2/idpresponse",
-                              destination="x", now=time.time())
+    xml = build_authn_request(
+        request_id=request.id,
+        sp_entity=AUDIENCE,
+        acs_url=f"{local_cognito.base_url}/saml2/idpresponse",
+        destination="x",
+        now=time.time(),
+    )
     # HTTP-POST binding: plain base64, posted to the same SSO endpoint.
-    page = await client.post("/_idp/AzureAD/saml2/sso", data={
-        "SAMLRequest": base64.b64encode(xml).decode(), "RelayState": params["RelayState"][0]})
+    page = await client.post(
+        "/_idp/AzureAD/saml2/sso",
+        data={"SAMLRequest": base64.b64encode(xml).decode(), "RelayState": params["RelayState"][0]},
+    )
     assert page.status_code == 200 and "Microsoft (simulated Azure AD)" in page.text
     form = find_forms(page.text)[0]
-    posted = await client.post(form.action, data={**form.fields, "username": CAROL,
-                                                  "password": DEMO_PASSWORD})
+    posted = await client.post(
+        form.action, data={**form.fields, "username": CAROL, "password": DEMO_PASSWORD}
+    )
     fields = find_forms(posted.text)[0].fields
-    assert etree.fromstring(base64.b64decode(fields["SAMLResponse"])).get(
-        "InResponseTo") == request.id
+    assert (
+        etree.fromstring(base64.b64decode(fields["SAMLResponse"])).get("InResponseTo") == request.id
+    )
     assert "code" in query(await client.post("/saml2/idpresponse", data=fields))
 
     client.cookies.clear()
     tile = await client.get("/_idp/AzureAD/apps")
     form = find_forms(tile.text)[0]
     assert "SAMLRequest" not in form.fields
-    posted = await client.post(form.action, data={**form.fields, "username": CAROL,
-                                                  "password": DEMO_PASSWORD})
-    unsolicited = etree.fromstring(base64.b64decode(find_forms(posted.text)[0].fields[
-        "SAMLResponse"]))
+    posted = await client.post(
+        form.action, data={**form.fields, "username": CAROL, "password": DEMO_PASSWORD}
+    )
+    unsolicited = etree.fromstring(
+        base64.b64decode(find_forms(posted.text)[0].fields["SAMLResponse"])
+    )
     assert unsolicited.get("InResponseTo") is None
-    data = unsolicited.find("a:Assertion/a:Subject/a:SubjectConfirmation/"
-                            "a:SubjectConfirmationData", NS)
+    data = unsolicited.find(
+        "a:Assertion/a:Subject/a:SubjectConfirmation/a:SubjectConfirmationData", NS
+    )
     assert data is not None and data.get("InResponseTo") is None

@@ -70,8 +70,10 @@ def test_demo_seed_constants() -> None:
     assert web.logout_urls == ["http://127.0.0.1:8123/"]
     assert web.identity_providers == ["COGNITO", "AzureAD", "Okta"]
     assert web.refresh_token_rotation and web.enable_token_revocation
-    assert {u.username: u.groups for u in seed.users} == {"alice": ["admin", "users"],
-                                                          "bob": ["users"]}
+    assert {u.username: u.groups for u in seed.users} == {
+        "alice": ["admin", "users"],
+        "bob": ["users"],
+    }
     assert seed.identity_pool is not None
     assert seed.identity_pool.identity_pool_id == DEMO_IDENTITY_POOL_ID
     assert seed.identity_pool.allow_unauthenticated
@@ -81,10 +83,18 @@ def test_env_is_accepted_by_the_middleware_config() -> None:
     cognito = LocalCognito(demo_seed())
     env = cognito.env(app_url="http://127.0.0.1:8000")
     assert set(env) == {
-        "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_CLIENT_SECRET", "COGNITO_DOMAIN",
-        "COGNITO_ISSUER", "COGNITO_REDIRECT_URI", "COGNITO_LOGOUT_URI",
-        "COGNITO_IDENTITY_POOL_ID", "COGNITO_IDENTITY_ENDPOINT", "COGNITO_ALLOWED_PROVIDERS",
-        "COGNITO_SESSION_SECRET"}
+        "COGNITO_USER_POOL_ID",
+        "COGNITO_CLIENT_ID",
+        "COGNITO_CLIENT_SECRET",
+        "COGNITO_DOMAIN",
+        "COGNITO_ISSUER",
+        "COGNITO_REDIRECT_URI",
+        "COGNITO_LOGOUT_URI",
+        "COGNITO_IDENTITY_POOL_ID",
+        "COGNITO_IDENTITY_ENDPOINT",
+        "COGNITO_ALLOWED_PROVIDERS",
+        "COGNITO_SESSION_SECRET",
+    }
     config = CognitoConfig.from_env(env)
     assert config.issuer_url == cognito.issuer
     assert config.login_provider_key == cognito.login_provider_key
@@ -113,18 +123,32 @@ def test_load_from_file(tmp_path: Path, suffix: str) -> None:
     assert claims["expires_in"] == 3600
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"user_pool_id": "nope"}, "user_pool_id"),
-    ({"user_pool_id": "eu-west-1_A", "colour": 1}, "unknown keys ['colour']"),
-    ({"user_pool_id": "eu-west-1_A", "users": [{"username": "u", "password": "p",
-                                                "groups": ["g"]}]}, "unknown group 'g'"),
-    ({"user_pool_id": "eu-west-1_A", "clients": [{"client_id": "c",
-                                                  "identity_providers": ["X"]}]},
-     "unknown provider 'X'"),
-    ({"user_pool_id": "eu-west-1_A", "users": [{"username": "u"}]}, "seed.users[0]"),
-    ({"user_pool_id": "eu-west-1_A", "identity_pool": {"identity_pool_id": "x"}},
-     "identity_pool_id"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"user_pool_id": "nope"}, "user_pool_id"),
+        ({"user_pool_id": "eu-west-1_A", "colour": 1}, "unknown keys ['colour']"),
+        (
+            {
+                "user_pool_id": "eu-west-1_A",
+                "users": [{"username": "u", "password": "p", "groups": ["g"]}],
+            },
+            "unknown group 'g'",
+        ),
+        (
+            {
+                "user_pool_id": "eu-west-1_A",
+                "clients": [{"client_id": "c", "identity_providers": ["X"]}],
+            },
+            "unknown provider 'X'",
+        ),
+        ({"user_pool_id": "eu-west-1_A", "users": [{"username": "u"}]}, "seed.users[0]"),
+        (
+            {"user_pool_id": "eu-west-1_A", "identity_pool": {"identity_pool_id": "x"}},
+            "identity_pool_id",
+        ),
+    ],
+)
 def test_invalid_seeds(data: dict[str, object], message: str) -> None:
     with pytest.raises(SeedError, match=message.replace("[", r"\[").replace("]", r"\]")):
         Seed.from_dict(data)

@@ -36,7 +36,10 @@ def test_cli_starts_fast_and_prints_the_env_lines() -> None:
     start = time.perf_counter()
     with subprocess.Popen(
         [sys.executable, "-m", "cognito_middleware.local", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     ) as process:
         lines = _read_env(process, port, start)
     _check(lines, port)
@@ -52,8 +55,9 @@ def _read_env(process: subprocess.Popen[str], port: int, start: float) -> dict[s
             if not line.startswith("#"):
                 name, _, value = line.strip().partition("=")
                 lines[name] = value
-        response = httpx.get(f"http://127.0.0.1:{port}/eu-west-1_LocalDemo/.well-known/"
-                             "openid-configuration")
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/eu-west-1_LocalDemo/.well-known/openid-configuration"
+        )
         elapsed = time.perf_counter() - start
         assert response.status_code == 200
         assert elapsed < 2.0, f"started in {elapsed:.2f}s"
@@ -72,15 +76,27 @@ def _check(lines: dict[str, str], port: int) -> None:
     assert lines["COGNITO_ALLOWED_PROVIDERS"] == "AzureAD,Okta"
     assert len(lines["COGNITO_SESSION_SECRET"]) >= 32
     assert set(lines) == {
-        "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_CLIENT_SECRET", "COGNITO_DOMAIN",
-        "COGNITO_ISSUER", "COGNITO_REDIRECT_URI", "COGNITO_LOGOUT_URI",
-        "COGNITO_IDENTITY_POOL_ID", "COGNITO_IDENTITY_ENDPOINT", "COGNITO_ALLOWED_PROVIDERS",
-        "COGNITO_SESSION_SECRET"}
+        "COGNITO_USER_POOL_ID",
+        "COGNITO_CLIENT_ID",
+        "COGNITO_CLIENT_SECRET",
+        "COGNITO_DOMAIN",
+        "COGNITO_ISSUER",
+        "COGNITO_REDIRECT_URI",
+        "COGNITO_LOGOUT_URI",
+        "COGNITO_IDENTITY_POOL_ID",
+        "COGNITO_IDENTITY_ENDPOINT",
+        "COGNITO_ALLOWED_PROVIDERS",
+        "COGNITO_SESSION_SECRET",
+    }
 
 
 def test_cli_refuses_a_bad_seed() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cognito_middleware.local", "--seed", "/nonexistent.toml"],
-        capture_output=True, text=True, timeout=20, check=False)
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert result.returncode == 2
     assert "cannot load seed" in result.stderr

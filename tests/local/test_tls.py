@@ -26,13 +26,15 @@ def trusting(certificate: Path) -> ssl.SSLContext:
 
 
 async def test_serves_https_that_verifies_against_the_certificate(
-        tmp_path: Path, local_cognito_signing_keys: tuple[SigningKey, SigningKey]) -> None:
+    tmp_path: Path, local_cognito_signing_keys: tuple[SigningKey, SigningKey]
+) -> None:
     cognito = LocalCognito(demo_seed(), signing_keys=local_cognito_signing_keys)
     with cognito.serve(tls=True, tls_dir=tmp_path) as base_url:
         assert base_url.startswith("https://127.0.0.1:")
         assert cognito.tls is not None and cognito.tls.certificate == tmp_path / CERT_NAME
-        async with httpx.AsyncClient(base_url=base_url,
-                                     verify=trusting(cognito.tls.certificate)) as client:
+        async with httpx.AsyncClient(
+            base_url=base_url, verify=trusting(cognito.tls.certificate)
+        ) as client:
             discovery = (await client.get(DISCOVERY)).json()
             assert discovery["issuer"] == f"{base_url}/{DEMO_POOL_ID}"
             assert discovery["token_endpoint"] == f"{base_url}/oauth2/token"
@@ -60,7 +62,8 @@ def test_the_certificate_is_made_once_and_reused(tmp_path: Path) -> None:
     assert other.certificate.read_bytes() != pem
     renamed = x509.load_pem_x509_certificate(other.certificate.read_bytes())
     assert "cognito.localhost" in renamed.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        x509.SubjectAlternativeName
+    ).value.get_values_for_type(x509.DNSName)
     assert sorted(p.name for p in tmp_path.iterdir()) == [CERT_NAME, KEY_NAME]
 
 

@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from cognito_middleware.sessions import SessionData
-from cognito_middleware.sessions.codec import decode_session, encode_session
+from cognito_middleware.sessions._codec import decode_session, encode_session
 
 from .helpers import NOW, make_session
 

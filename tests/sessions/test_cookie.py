@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from cognito_middleware._config import Secret
 from cognito_middleware._seal import Sealer
-from cognito_middleware.config import Secret
 from cognito_middleware.exceptions import ConfigurationError
 from cognito_middleware.sessions import (
     CookieSessionStore,
@@ -16,9 +16,9 @@ from cognito_middleware.sessions import (
     SessionData,
     SessionTooLargeError,
 )
-from cognito_middleware.sessions import cookie as cookie_module
-from cognito_middleware.sessions.codec import decode_session, encode_session
-from cognito_middleware.sessions.cookie import MAX_CHUNKS
+from cognito_middleware.sessions import _cookie as cookie_module
+from cognito_middleware.sessions._codec import decode_session, encode_session
+from cognito_middleware.sessions._cookie import MAX_CHUNKS
 from cognito_middleware.testing import FrozenClock
 
 from .conftest import SECRET
@@ -36,16 +36,14 @@ def store(clock: FrozenClock) -> CookieSessionStore:
     return CookieSessionStore(SECRET, clock=clock)
 
 
-async def saved(
-    store: CookieSessionStore, session: SessionData, jar: Jar | None = None
-) -> Jar:
+async def saved(store: CookieSessionStore, session: SessionData, jar: Jar | None = None) -> Jar:
     jar = jar if jar is not None else Jar()
     return jar.apply(await store.save(session, jar))
 
 
-async def multi_chunk(store: CookieSessionStore, clock: FrozenClock, seed: int = 1) -> tuple[
-    SessionData, Jar
-]:
+async def multi_chunk(
+    store: CookieSessionStore, clock: FrozenClock, seed: int = 1
+) -> tuple[SessionData, Jar]:
     session = make_session(clock(), groups=50, seed=seed)
     jar = await saved(store, session)
     assert len(jar) >= 2

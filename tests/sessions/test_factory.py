@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import cognito_middleware.sessions as sessions
-from cognito_middleware.config import CognitoConfig
+from cognito_middleware._config import CognitoConfig
 from cognito_middleware.sessions import (
     CookieSessionStore,
     MemorySessionStore,
@@ -94,16 +94,18 @@ def test_public_names() -> None:
     for name in sessions.__all__:
         assert getattr(sessions, name).__doc__
     assert {
-        "CookieSessionStore", "CookieSettings", "MemorySessionStore", "RedisSessionStore",
-        "SessionData", "SessionStore", "build_session_store",
+        "CookieSessionStore",
+        "CookieSettings",
+        "MemorySessionStore",
+        "RedisSessionStore",
+        "SessionData",
+        "SessionStore",
+        "build_session_store",
     } <= set(sessions.__all__)
 
 
 def test_redis_is_not_imported_with_the_package() -> None:
     import subprocess
 
-    code = (
-        "import sys, cognito_middleware.sessions; "
-        "sys.exit(1 if 'redis' in sys.modules else 0)"
-    )
+    code = "import sys, cognito_middleware.sessions; sys.exit(1 if 'redis' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cognito_middleware.config import CognitoConfig
-from cognito_middleware.middleware import CognitoAuthMiddleware
+from cognito_middleware._config import CognitoConfig
+from cognito_middleware._middleware import CognitoAuthMiddleware
 from cognito_middleware.sessions import SessionStore
 from cognito_middleware.testing import FrozenClock
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..config import CognitoConfig
-from .base import CookieSettings, SessionStore
-from .cookie import CookieSessionStore
-from .memory import MemorySessionStore
+from .._config import CognitoConfig
+from ._base import CookieSettings, SessionStore
+from ._cookie import CookieSessionStore
+from ._memory import MemorySessionStore
 
 __all__ = ["build_session_store"]
 
@@ -35,7 +35,7 @@ def build_session_store(
         return MemorySessionStore(
             secrets, cookie=cookie, idle_timeout=idle, absolute_timeout=absolute, clock=clock
         )
-    from .redis_store import RedisSessionStore
+    from ._redis_store import RedisSessionStore
 
     return RedisSessionStore.from_url(
         kind, secrets, cookie=cookie, idle_timeout=idle, absolute_timeout=absolute, clock=clock

@@ -21,10 +21,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import Message, Scope, Send
 
-from .config import CognitoConfig
-from .cookies import RequestCookies
-from .sessions.base import SessionData
-from .user import AnonymousUser, CognitoUser
+from ._config import CognitoConfig
+from ._cookies import RequestCookies
+from ._user import AnonymousUser, CognitoUser
+from .sessions._base import SessionData
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -164,9 +164,7 @@ class RequestState:
         send = self._send
         if send is None:
             raise RuntimeError("the request is over")
-        if message["type"] == "http.response.start" and (
-            self.set_cookies or self.session_changed
-        ):
+        if message["type"] == "http.response.start" and (self.set_cookies or self.session_changed):
             return self._start_with_cookies(send, message)
         # Most messages go straight through: no coroutine of our own per message.
         return send(message)

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ._cache import BoundedMap, SingleFlight
+from ._oauth import OAuthClient
+from ._tokens import TokenVerifier
 from .exceptions import ClaimError, InvalidGrantError
-from .oauth import OAuthClient
-from .sessions.base import SessionData
-from .tokens import TokenVerifier
+from .sessions._base import SessionData
 
 __all__ = ["SessionRefresher", "session_expiry"]
 

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from .._cache import BoundedMap
 from .._seal import Sealer
 from ..exceptions import SessionTooLargeError
+from ._base import CookieSettings, SessionData
+from ._codec import decode_session, encode_session
 from ._common import (
     SecretsArg,
     check_cookie_settings,
@@ -30,8 +32,6 @@ from ._common import (
     make_cookie,
     normalise_secrets,
 )
-from .base import CookieSettings, SessionData
-from .codec import decode_session, encode_session
 
 __all__ = ["MAX_CHUNKS", "MAX_COOKIE_BYTES", "CookieSessionStore"]
 

@@ -25,11 +25,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ._cache import BoundedMap
+from ._config import CognitoConfig
+from ._cookies import expire_cookie, set_cookie
+from ._events import AuthEvent, AuthHooks
+from ._oauth import OAuthClient, PKCEPair
+from ._refresh import session_expiry
 from ._refusal import Refusal, render
 from ._seal import Sealer
-from .config import CognitoConfig
-from .cookies import expire_cookie, set_cookie
-from .events import AuthEvent, AuthHooks
+from ._tokens import TokenVerifier
+from ._user import CognitoUser
 from .exceptions import (
     CognitoUnavailableError,
     InvalidGrantError,
@@ -37,11 +41,7 @@ from .exceptions import (
     TokenEndpointError,
     TokenError,
 )
-from .oauth import OAuthClient, PKCEPair
-from .refresh import session_expiry
-from .sessions.base import SessionData, SessionStore
-from .tokens import TokenVerifier
-from .user import CognitoUser
+from .sessions._base import SessionData, SessionStore
 
 __all__ = ["AuthFlows", "safe_next"]
 
@@ -135,7 +135,9 @@ class AuthFlows:
             )
         elif scope["method"] not in route[1]:
             refusal = Refusal(
-                status=405, error="method_not_allowed", message="This method is not allowed here.",
+                status=405,
+                error="method_not_allowed",
+                message="This method is not allowed here.",
                 headers=(("Allow", ", ".join(route[1])),),
             )
             response = render(scope, refusal, config=self._config)
@@ -180,18 +182,22 @@ class AuthFlows:
         tx = {"s": state, "n": nonce, "v": pkce.verifier, "x": next_path, "t": self._clock()}
         name = self._tx_cookie(state)
         sealed = self._sealer.seal(json.dumps(tx).encode(), name.encode())
-        url = self._config.authorize_url + "?" + urlencode(
-            {
-                "response_type": "code",
-                "client_id": self._config.client_id,
-                "redirect_uri": self._config.redirect_uri,
-                "scope": " ".join(self._config.scopes),
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": pkce.challenge,
-                "code_challenge_method": "S256",
-                **query,
-            }
+        url = (
+            self._config.authorize_url
+            + "?"
+            + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": self._config.client_id,
+                    "redirect_uri": self._config.redirect_uri,
+                    "scope": " ".join(self._config.scopes),
+                    "state": state,
+                    "nonce": nonce,
+                    "code_challenge": pkce.challenge,
+                    "code_challenge_method": "S256",
+                    **query,
+                }
+            )
         )
         response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
         response.headers.append(
@@ -226,7 +232,8 @@ class AuthFlows:
             )
         if tx is None:
             return self._callback_error(
-                request, 400,
+                request,
+                400,
                 "This sign-in has expired, was already used, or was started in another browser.",
                 cookies=tx_cookies,
             )
@@ -245,8 +252,11 @@ class AuthFlows:
         try:
             data = json.loads(raw)
             tx = _LoginTx(
-                state=str(data["s"]), nonce=str(data["n"]), verifier=str(data["v"]),
-                next=str(data["x"]), created=float(data["t"]),
+                state=str(data["s"]),
+                nonce=str(data["n"]),
+                verifier=str(data["v"]),
+                next=str(data["x"]),
+                created=float(data["t"]),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -276,7 +286,11 @@ class AuthFlows:
         await self._emit("login_failed", request, None, f"{error}: {description or ''}".strip())
         detail = f"{error}: {description}" if description else error
         return self._callback_error(
-            request, status, "Sign-in did not complete.", detail=detail, cookies=cookies,
+            request,
+            status,
+            "Sign-in did not complete.",
+            detail=detail,
+            cookies=cookies,
             next_path=tx.next if tx else None,
         )
 
@@ -301,13 +315,20 @@ class AuthFlows:
             )
         except TokenEndpointError as exc:
             return await self._failed(
-                request, 400 if exc.status < 500 else 502, "Cognito refused the sign-in.",
-                cookies, tx, detail=exc.error,
+                request,
+                400 if exc.status < 500 else 502,
+                "Cognito refused the sign-in.",
+                cookies,
+                tx,
+                detail=exc.error,
             )
         except CognitoUnavailableError:
             return await self._failed(
-                request, 503, "The sign-in service is not reachable right now. Try again soon.",
-                cookies, tx,
+                request,
+                503,
+                "The sign-in service is not reachable right now. Try again soon.",
+                cookies,
+                tx,
             )
         except TokenError as exc:
             logger.warning("refused tokens at sign-in: %s", exc.reason)
@@ -320,8 +341,11 @@ class AuthFlows:
             )
         if tx is None and not self._idp_initiated_allowed(id_claims):
             return await self._failed(
-                request, 400, "Sign-in without a state is not allowed for this provider.",
-                cookies, None,
+                request,
+                400,
+                "Sign-in without a state is not allowed for this provider.",
+                cookies,
+                None,
             )
         now = self._clock()
         session = SessionData(
@@ -345,11 +369,16 @@ class AuthFlows:
         except SessionTooLargeError as exc:
             logger.error("%s", exc)
             return await self._failed(
-                request, 500, "Your session is too large for cookies; the site must use a "
-                "server-side session store.", cookies, tx,
+                request,
+                500,
+                "Your session is too large for cookies; the site must use a "
+                "server-side session store.",
+                cookies,
+                tx,
             )
         response = RedirectResponse(
-            next_path or self._config.after_login_path, status_code=303,
+            next_path or self._config.after_login_path,
+            status_code=303,
             headers=dict(_CALLBACK_HEADERS),
         )
         for value in (*cookies, *set_cookies):
@@ -374,7 +403,11 @@ class AuthFlows:
     ) -> Response:
         await self._emit("login_failed", request, None, message)
         return self._callback_error(
-            request, status, message, detail=detail, cookies=cookies,
+            request,
+            status,
+            message,
+            detail=detail,
+            cookies=cookies,
             next_path=tx.next if tx else None,
         )
 
@@ -406,8 +439,10 @@ class AuthFlows:
         logout_uri = self._config.logout_uri or (
             f"{origin.scheme}://{origin.netloc}{self._config.after_logout_path}"
         )
-        target = self._config.logout_url + "?" + urlencode(
-            {"client_id": self._config.client_id, "logout_uri": logout_uri}
+        target = (
+            self._config.logout_url
+            + "?"
+            + urlencode({"client_id": self._config.client_id, "logout_uri": logout_uri})
         )
         response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
         for value in cleared:
@@ -449,8 +484,13 @@ class AuthFlows:
         next_path: str | None = None,
     ) -> Response:
         refusal = Refusal(
-            status=status, error="sign_in_failed", message=message, detail=detail,
-            link=self._login_link(next_path), headers=_CALLBACK_HEADERS, page=True,
+            status=status,
+            error="sign_in_failed",
+            message=message,
+            detail=detail,
+            link=self._login_link(next_path),
+            headers=_CALLBACK_HEADERS,
+            page=True,
         )
         return render(request.scope, refusal, config=self._config, set_cookies=cookies or ())
 
@@ -463,4 +503,3 @@ class AuthFlows:
 
 def _has_duplicates(params: QueryParams, names: tuple[str, ...]) -> bool:
     return any(len(params.getlist(name)) > 1 for name in names)
-

@@ -13,10 +13,10 @@ from typing import Any, Protocol, TypeVar
 
 from .._seal import Sealer
 from ..exceptions import SessionStoreUnavailableError
+from ._base import CookieSettings, SessionData
+from ._codec import decode_session, encode_session
 from ._common import SecretsArg, deadline
 from ._server import ServerSideStore
-from .base import CookieSettings, SessionData
-from .codec import decode_session, encode_session
 
 __all__ = ["RedisSessionStore"]
 

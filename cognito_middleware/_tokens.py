@@ -33,18 +33,18 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._cache import BoundedMap
+from ._jwks import JWKSCache
 from .exceptions import (
     ClaimError,
     ExpiredTokenError,
     InvalidSignatureError,
     MalformedTokenError,
 )
-from .jwks import JWKSCache
 
 if TYPE_CHECKING:
     import httpx
 
-    from .config import CognitoConfig
+    from ._config import CognitoConfig
 
 __all__ = ["TokenVerifier", "at_hash"]
 

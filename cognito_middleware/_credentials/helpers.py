@@ -2,7 +2,7 @@
 
 Signed-in users get their IAM role, guests the pool's unauthenticated role::
 
-    from cognito_middleware.credentials import boto3_session, get_aws_credentials
+    from cognito_middleware._credentials.helpers import boto3_session, get_aws_credentials
 
     async def upload(request):
         creds = await get_aws_credentials(request)
@@ -35,12 +35,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from ._credentials.cache import CredentialCache, MemoryCredentialCache
-from ._credentials.service import CredentialService
-from ._refusal import Refusal, login_refusal, login_url, render, unavailable_refusal
-from .config import CognitoConfig
-from .context import get_state, state_of, user_of
-from .exceptions import (
+from .._config import CognitoConfig
+from .._guards import Decision, Outcome, deny, refusal_for
+from .._identity_pool import AWSCredentials
+from .._refusal import Refusal, login_refusal, login_url, render, unavailable_refusal
+from .._state import get_state, state_of, user_of
+from ..exceptions import (
     CognitoUnavailableError,
     IdentityPoolAuthError,
     IdentityPoolConfigurationError,
@@ -49,8 +49,8 @@ from .exceptions import (
     RoleNotAllowedError,
     SignInRequiredError,
 )
-from .guards import Decision, Outcome, deny, refusal_for
-from .identity_pool import AWSCredentials
+from .cache import CredentialCache, MemoryCredentialCache
+from .service import CredentialService
 
 if TYPE_CHECKING:
     from boto3.session import Session as Boto3Session
@@ -67,18 +67,15 @@ __all__ = [
     "requires_role",
 ]
 
-logger = logging.getLogger("cognito_middleware.credentials")
+logger = logging.getLogger("cognito_middleware._credentials.helpers")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
 
 
 # Public helpers ---------------------------------------------------------------------------
 
 
-async def get_aws_credentials(
-    conn: HTTPConnection, role_arn: str | None = None
-) -> AWSCredentials:
+async def get_aws_credentials(conn: HTTPConnection, role_arn: str | None = None) -> AWSCredentials:
     """Temporary AWS credentials for this request's user, or for the guest.
 
         async def photos(request):
@@ -128,7 +125,8 @@ def _credentials_refusal(scope: Scope, exc: Exception) -> Refusal:
     :func:`credentials_error_response`)."""
     if isinstance(exc, RoleNotAllowedError):
         return Refusal(
-            status=403, error="role_not_allowed",
+            status=403,
+            error="role_not_allowed",
             message="You do not hold the IAM role this page needs.",
         )
     if isinstance(exc, SignInRequiredError):
@@ -139,13 +137,15 @@ def _credentials_refusal(scope: Scope, exc: Exception) -> Refusal:
         if exc.error_type == "MissingIdToken":
             return Refusal(status=403, error="id_token_required", message=exc.message)
         return Refusal(
-            status=401, error="login_required",
+            status=401,
+            error="login_required",
             message="Your sign-in has expired. Please sign in again.",
             link=(login_url(scope, _config_of(scope)), "Sign in"),
         )
     if isinstance(exc, IdentityPoolConfigurationError):
         return Refusal(
-            status=503, error="identity_pool_misconfigured",
+            status=503,
+            error="identity_pool_misconfigured",
             message="AWS credentials cannot be issued: the identity pool refuses by configuration.",
             detail=f"{exc.error_type}: {exc.message}",
         )
@@ -156,8 +156,10 @@ def _credentials_refusal(scope: Scope, exc: Exception) -> Refusal:
         )
     if isinstance(exc, IdentityPoolError):
         return Refusal(
-            status=503, error="identity_pool_error",
-            message="The identity pool refused the request.", detail=exc.error_type,
+            status=503,
+            error="identity_pool_error",
+            message="The identity pool refused the request.",
+            detail=exc.error_type,
         )
     raise TypeError(f"not a credentials error: {type(exc).__name__}") from exc
 

@@ -20,7 +20,7 @@ import struct
 import zlib
 from collections.abc import Mapping
 
-from .base import SessionData
+from ._base import SessionData
 
 __all__ = ["decode_session", "encode_session"]
 

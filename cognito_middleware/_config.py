@@ -194,9 +194,7 @@ class CognitoConfig:
             raise ConfigurationError("error_page", "must be a callable (request, refusal)")
         if not isinstance(self.guest_credentials, bool):
             raise ConfigurationError("guest_credentials", "must be true or false")
-        if self.identity_pool_id is not None and not _IDENTITY_POOL_ID.match(
-            self.identity_pool_id
-        ):
+        if self.identity_pool_id is not None and not _IDENTITY_POOL_ID.match(self.identity_pool_id):
             raise ConfigurationError(
                 "identity_pool_id",
                 f"{self.identity_pool_id!r} is not an identity pool id like "
@@ -230,8 +228,14 @@ class CognitoConfig:
         set_(self, "_session_secrets", self._parse_secrets(self.session_secret))
         secret = self.client_secret
         set_(self, "_client_secret", Secret(secret) if isinstance(secret, str) else secret)
-        for attr in ("scopes", "allowed_providers", "idp_initiated_providers",
-                     "extra_client_ids", "public_paths", "protected"):
+        for attr in (
+            "scopes",
+            "allowed_providers",
+            "idp_initiated_providers",
+            "extra_client_ids",
+            "public_paths",
+            "protected",
+        ):
             set_(self, attr, tuple(getattr(self, attr)))
 
     @staticmethod
@@ -375,8 +379,12 @@ class CognitoConfig:
                 if fld in required and fld not in overrides:
                     raise ConfigurationError(var, "is not set")
                 continue
-            if fld in ("scopes", "allowed_providers", "idp_initiated_providers",
-                       "extra_client_ids"):
+            if fld in (
+                "scopes",
+                "allowed_providers",
+                "idp_initiated_providers",
+                "extra_client_ids",
+            ):
                 kwargs[fld] = _split(value)
             elif fld == "guest_credentials":
                 kwargs[fld] = _BOOLEANS.get(value.lower(), value)

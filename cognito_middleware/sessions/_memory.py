@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 
 from .._cache import BoundedMap
+from ._base import CookieSettings, SessionData
 from ._common import SecretsArg
 from ._server import ServerSideStore
-from .base import CookieSettings, SessionData
 
 __all__ = ["MemorySessionStore"]
 

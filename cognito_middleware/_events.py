@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .user import AnonymousUser, CognitoUser
+from ._user import AnonymousUser, CognitoUser
 
 __all__ = ["AuthEvent", "AuthHooks"]
 

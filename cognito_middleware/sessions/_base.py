@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from ..cookies import cookie_name
+from .._cookies import cookie_name
 
 __all__ = ["CookieSettings", "SessionData", "SessionStore"]
 

@@ -29,18 +29,18 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._bearer import BearerAuthenticator, BearerRefused, is_bearer
+from ._config import CognitoConfig
+from ._events import AuthEvent, AuthHooks
+from ._flows import AuthFlows
+from ._guards import Decision, PathRules, refusal_for
+from ._oauth import OAuthClient
+from ._refresh import SessionRefresher
 from ._refusal import bearer_refusal, send_refusal
 from ._session_manager import SessionManager
-from .config import CognitoConfig
-from .context import SCOPE_KEY, RequestState, Services
-from .events import AuthEvent, AuthHooks
+from ._state import SCOPE_KEY, RequestState, Services
+from ._tokens import TokenVerifier
 from .exceptions import CognitoError
-from .flows import AuthFlows
-from .guards import Decision, PathRules, refusal_for
-from .oauth import OAuthClient
-from .refresh import SessionRefresher
 from .sessions import SessionStore, build_session_store
-from .tokens import TokenVerifier
 
 __all__ = ["CognitoAuthMiddleware"]
 
@@ -93,7 +93,11 @@ class CognitoAuthMiddleware:
             clock=clock,
         )
         self._flows = AuthFlows(
-            config=config, oauth=oauth, verifier=verifier, store=store, hooks=self._hooks,
+            config=config,
+            oauth=oauth,
+            verifier=verifier,
+            store=store,
+            hooks=self._hooks,
             clock=clock,
         )
         self._rules = PathRules.from_config(config)
@@ -101,7 +105,7 @@ class CognitoAuthMiddleware:
             config=config, http=self._http, clock=clock, sessions=self._sessions
         )
         if config.identity_pool_id:
-            from .credentials import CredentialService
+            from ._credentials.helpers import CredentialService
 
             self._services.credentials = CredentialService(
                 config, self._http, cache=credential_cache, clock=clock
@@ -181,8 +185,12 @@ class CognitoAuthMiddleware:
             return
         # A dropped session's expired cookies go out with the refusal.
         await send_refusal(
-            scope, receive, send, refusal_for(scope, decision, config=self.config),
-            config=self.config, set_cookies=state.set_cookies,
+            scope,
+            receive,
+            send,
+            refusal_for(scope, decision, config=self.config),
+            config=self.config,
+            set_cookies=state.set_cookies,
         )
 
     # Lifecycle ------------------------------------------------------------------------------

@@ -148,7 +148,9 @@ class JWKSCache:
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._http.stream(
-                    "GET", self.url, timeout=self._timeout,
+                    "GET",
+                    self.url,
+                    timeout=self._timeout,
                     headers={"Accept": "application/json"},
                 ) as response:
                     if response.status_code != 200:

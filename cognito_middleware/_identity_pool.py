@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from .config import CognitoConfig
+from ._config import CognitoConfig
 from .exceptions import (
     IdentityPoolAuthError,
     IdentityPoolConfigurationError,
@@ -47,7 +47,7 @@ from .exceptions import (
 
 __all__ = ["AWSCredentials", "IdentityPoolClient"]
 
-logger = logging.getLogger("cognito_middleware.identity_pool")
+logger = logging.getLogger("cognito_middleware._identity_pool")
 
 _TARGET_PREFIX = "AWSCognitoIdentityService."
 _CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -262,7 +262,10 @@ class IdentityPoolClient:
                 )
             logger.info(
                 "identity pool %s: %s, retrying in %.2fs (attempt %d)",
-                operation, cause, delay, attempt,
+                operation,
+                cause,
+                delay,
+                attempt,
             )
             await self._sleep(delay)
 

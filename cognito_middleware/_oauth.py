@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from .config import CognitoConfig
+from ._config import CognitoConfig
 from .exceptions import CognitoUnavailableError, InvalidGrantError, TokenEndpointError
 
 __all__ = ["OAuthClient", "PKCEPair", "TokenSet"]

@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ._cache import BoundedMap
+from ._config import CognitoConfig, PathRule
 from ._refusal import (
     Refusal,
     _has_bearer,
@@ -50,10 +51,9 @@ from ._refusal import (
     send_refusal,
     unavailable_refusal,
 )
-from .config import CognitoConfig, PathRule
-from .context import NOT_INSTALLED, state_of, user_of
+from ._state import NOT_INSTALLED, state_of, user_of
+from ._user import AnonymousUser, CognitoUser
 from .exceptions import ConfigurationError
-from .user import AnonymousUser, CognitoUser
 
 __all__ = [
     "Decision",
@@ -227,7 +227,13 @@ class PathRules:
     """
 
     __slots__ = (
-        "_auth_prefix", "_auth_prefix_slash", "_default", "_home", "_seen", "_table", "plain",
+        "_auth_prefix",
+        "_auth_prefix_slash",
+        "_default",
+        "_home",
+        "_seen",
+        "_table",
+        "plain",
     )
 
     def __init__(
@@ -514,8 +520,8 @@ def requires_groups(*groups: str, any: bool = True) -> Callable[[_F], _F]:
 def requires_scopes(*scopes: str) -> Callable[[_F], _F]:
     """Only requests whose access token carries every one of ``scopes``::
 
-        @requires_scopes("orders/read", "orders/write")
-        async def update_order(request): ...
+    @requires_scopes("orders/read", "orders/write")
+    async def update_order(request): ...
     """
     names = _names("scopes", scopes)
     if not names:
