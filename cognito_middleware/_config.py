@@ -316,10 +316,6 @@ class CognitoConfig:
         return f"{self.domain}/oauth2/revoke"
 
     @property
-    def userinfo_url(self) -> str:
-        return f"{self.domain}/oauth2/userInfo"
-
-    @property
     def logout_url(self) -> str:
         return f"{self.domain}/logout"
 

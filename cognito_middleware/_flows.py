@@ -122,9 +122,6 @@ class AuthFlows:
             f"{prefix}/logout": (self.logout, ("GET", "POST")),
         }
 
-    def handles(self, path: str) -> bool:
-        return path.startswith(self._config.auth_prefix + "/") or path == self._config.auth_prefix
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._routes.get(scope["path"])
         if route is None:
