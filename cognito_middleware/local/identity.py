@@ -35,11 +35,39 @@ _KEY_ALPHABET = string.ascii_uppercase + "234567"
 
 
 class IdentityError(Exception):
+    """An error answer of a JSON 1.1 API (``__type`` and ``message``, HTTP 400 by default)."""
+
     def __init__(self, error_type: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.status = status
+
+
+JsonHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+async def answer_call(request: Request, handler: JsonHandler | None) -> Response:
+    """Answer one JSON 1.1 call (identity pool or user pool): ``handler`` gets the request's
+    object and returns the answer's, or raises :class:`IdentityError`; ``None`` is an unknown
+    operation."""
+    if handler is None:
+        return identity_error("UnknownOperationException", "")
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return identity_error("SerializationException", "Malformed request body")
+    if not isinstance(body, dict):
+        return identity_error("SerializationException", "Expected an object")
+    try:
+        result = handler(body)
+    except IdentityError as exc:
+        return identity_error(exc.error_type, exc.message, exc.status)
+    return Response(
+        json.dumps(result),
+        media_type=CONTENT_TYPE,
+        headers={"x-amzn-requestid": str(uuid.uuid4())},
+    )
 
 
 def identity_error(error_type: str, message: str, status: int = 400) -> Response:
@@ -133,23 +161,7 @@ class IdentityPool:
             "GetCredentialsForIdentity": self.get_credentials,
             "GetOpenIdToken": self.get_open_id_token,
         }.get(operation)
-        if handler is None:
-            return identity_error("UnknownOperationException", "")
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            return identity_error("SerializationException", "Malformed request body")
-        if not isinstance(body, dict):
-            return identity_error("SerializationException", "Expected an object")
-        try:
-            result = handler(body)
-        except IdentityError as exc:
-            return identity_error(exc.error_type, exc.message, exc.status)
-        return Response(
-            json.dumps(result),
-            media_type=CONTENT_TYPE,
-            headers={"x-amzn-requestid": str(uuid.uuid4())},
-        )
+        return await answer_call(request, handler)
 
     # Validation ----------------------------------------------------------------------------
 

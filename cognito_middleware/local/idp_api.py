@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import srp
-from .identity import identity_error
+from .identity import IdentityError, answer_call
 from .pool import Group, User
 from .seed import AUTH_FLOWS, ClientSeed, PasswordPolicySeed
 from .tokens import decode_jwt
@@ -84,14 +84,8 @@ _FILTERABLE = {
 }
 
 
-class IdpError(Exception):
+class IdpError(IdentityError):
     """An error answer of the user-pool API (``__type`` and ``message``, HTTP 400)."""
-
-    def __init__(self, error_type: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -238,23 +232,7 @@ class UserPoolApi:
         target = request.headers.get("x-amz-target", "")
         operation = target[len(IDP_TARGET_PREFIX) :] if target.startswith(IDP_TARGET_PREFIX) else ""
         handler = self.operations.get(operation)
-        if handler is None:
-            return identity_error("UnknownOperationException", "")
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            return identity_error("SerializationException", "Malformed request body")
-        if not isinstance(body, dict):
-            return identity_error("SerializationException", "Expected an object")
-        try:
-            result = handler(body)
-        except IdpError as exc:
-            return identity_error(exc.error_type, exc.message, exc.status)
-        return Response(
-            json.dumps(result),
-            media_type=CONTENT_TYPE,
-            headers={"x-amzn-requestid": str(uuid.uuid4())},
-        )
+        return await answer_call(request, handler)
 
     # Lookups -----------------------------------------------------------------------------
 
