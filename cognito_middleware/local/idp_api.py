@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["IDP_TARGET_PREFIX", "IdpError", "OutboxMessage", "UserPoolApi"]
 
 IDP_TARGET_PREFIX = "AWSCognitoIdentityProviderService."
-CONTENT_TYPE = "application/x-amz-json-1.1"
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 CHALLENGE_LIFETIME = 180
 SIGN_UP_CODE_LIFETIME = 24 * 3600
