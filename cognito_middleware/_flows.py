@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._cache import BoundedMap
 from ._config import CognitoConfig
-from ._cookies import expire_cookie, set_cookie
+from ._cookies import cookie_name, expire_cookie, set_cookie
 from ._events import AuthEvent, AuthHooks
 from ._oauth import OAuthClient, PKCEPair
 from ._refresh import session_expiry
@@ -113,7 +113,7 @@ class AuthFlows:
         self._clock = clock
         self._sealer = Sealer(config.session_secrets, "login-transaction")
         self._secure = config.cookies_secure
-        self._tx_prefix = ("__Host-" if self._secure else "") + f"{config.cookie_name}_login_"
+        self._tx_prefix = cookie_name(f"{config.cookie_name}_login_", secure=self._secure)
         self._used: BoundedMap[str, bool] = BoundedMap(_USED_MAX, clock=clock)
         prefix = config.auth_prefix
         self._routes = {
@@ -452,7 +452,7 @@ class AuthFlows:
     # helpers ----------------------------------------------------------------------------
 
     def _store_cookie_expiry(self, cookies: Mapping[str, str]) -> list[str]:
-        prefix = ("__Host-" if self._secure else "") + self._config.cookie_name
+        prefix = cookie_name(self._config.cookie_name, secure=self._secure)
         return [
             expire_cookie(name, secure=self._secure)
             for name in cookies

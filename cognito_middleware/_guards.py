@@ -498,23 +498,21 @@ def login_required(func: _F) -> _F:
     return _guard(_SIGNED_IN)(func)
 
 
-def requires_groups(*groups: str, any: bool = True) -> Callable[[_F], _F]:
-    """Only members of one of ``groups`` (or of all of them, with ``any=False``)::
+def requires_groups(*groups: str, all_groups: bool = False) -> Callable[[_F], _F]:
+    """Only members of one of ``groups`` (or of all of them, with ``all_groups=True``)::
 
         @requires_groups("admins", "auditors")
         async def report(request): ...
 
-        @requires_groups("admins", "finance", any=False)
+        @requires_groups("admins", "finance", all_groups=True)
         async def payroll(request): ...
 
     A guest is sent to sign in; a signed-in user outside the groups gets ``403``.
     """
-    # ``any`` shadows the builtin here; it is read once and never called.
-    match_all = not any
     names = _names("groups", groups)
     if not names:
         raise TypeError("requires_groups() needs at least one group")
-    return _guard(_Requirement(public=False, groups=names, all_groups=match_all))
+    return _guard(_Requirement(public=False, groups=names, all_groups=all_groups))
 
 
 def requires_scopes(*scopes: str) -> Callable[[_F], _F]:

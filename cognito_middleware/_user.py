@@ -111,10 +111,10 @@ class CognitoUser(BaseUser):
     def is_federated(self) -> bool:
         return self.identity_provider is not None
 
-    def in_group(self, *groups: str, any_: bool = True) -> bool:
-        """Whether the user is in one (``any_=True``) or all of ``groups``."""
+    def in_group(self, *groups: str, all_groups: bool = False) -> bool:
+        """Whether the user is in one of ``groups`` (all of them with ``all_groups=True``)."""
         held = set(self.groups)
-        return any(g in held for g in groups) if any_ else all(g in held for g in groups)
+        return all(g in held for g in groups) if all_groups else any(g in held for g in groups)
 
     def __repr__(self) -> str:
         return f"CognitoUser(sub={self.sub!r}, username={self.username!r}, groups={self.groups!r})"
@@ -150,7 +150,7 @@ class AnonymousUser(BaseUser):
     def identity(self) -> str:
         return ""
 
-    def in_group(self, *groups: str, any_: bool = True) -> bool:
+    def in_group(self, *groups: str, all_groups: bool = False) -> bool:
         return False
 
     def __repr__(self) -> str:

@@ -202,19 +202,20 @@ def _dependency(
     return dependency
 
 
-def require_groups(*groups: str, any: bool = True) -> Callable[..., Awaitable[CognitoUser]]:
-    """A dependency that requires one of ``groups`` (all of them with ``any=False``) and
+def require_groups(*groups: str, all_groups: bool = False) -> Callable[..., Awaitable[CognitoUser]]:
+    """A dependency that requires one of ``groups`` (all of them with ``all_groups=True``) and
     returns the user. OpenAPI lists the groups as the role names of the requirement::
 
         @app.get("/reports")
         async def reports(user: Annotated[CognitoUser, Depends(require_groups("admins"))]):
             ...
 
-        @app.delete("/payroll", dependencies=[Depends(require_groups("hr", "admins", any=False))])
+        payroll_team = Depends(require_groups("hr", "admins", all_groups=True))
+
+        @app.delete("/payroll", dependencies=[payroll_team])
         async def purge(): ...
     """
-    # ``any`` shadows the builtin here; it is read once and never called.
-    requirement = _requirement(groups=groups, all_groups=not any)
+    requirement = _requirement(groups=groups, all_groups=all_groups)
     if not requirement.groups:
         raise TypeError("require_groups() needs at least one group")
     return _dependency(requirement, list(requirement.groups))

@@ -72,7 +72,7 @@ def build_app(*, handler: bool = True) -> FastAPI:
     ) -> dict[str, str]:
         return {"groups": ",".join(user.groups)}
 
-    @app.get("/all", dependencies=[Depends(require_groups("admins", "staff", any=False))])
+    @app.get("/all", dependencies=[Depends(require_groups("admins", "staff", all_groups=True))])
     async def all_groups() -> dict[str, bool]:
         return {"ok": True}
 

@@ -279,6 +279,14 @@ def test_groups_any_and_all() -> None:
     assert "one of the groups" in refused.reason
 
 
+def test_in_group_uses_the_same_spelling_as_the_rules() -> None:
+    staff = USERS["staff"]
+    assert staff.in_group("admins", "staff")
+    assert not staff.in_group("admins", "staff", all_groups=True)
+    assert USERS["admin"].in_group("admins", "staff", all_groups=True)
+    assert not AnonymousUser().in_group("staff")
+
+
 def test_scopes_are_all_required() -> None:
     rules = PathRules(
         protected=(PathRule(prefix="/orders", scopes=("orders/read", "orders/write")),)
@@ -525,7 +533,7 @@ async def any_group(request: Request) -> Response:
     return PlainTextResponse("any ok")
 
 
-@requires_groups("admins", "staff", any=False)
+@requires_groups("admins", "staff", all_groups=True)
 async def all_groups(request: Request) -> Response:
     return PlainTextResponse("all ok")
 
