@@ -6,7 +6,9 @@ import base64
 import json
 import random
 import secrets
+import struct
 import uuid
+import zlib
 from collections.abc import Iterable
 
 from cognito_middleware.sessions import SessionData
@@ -147,3 +149,45 @@ def token_fragments(session: SessionData) -> list[str]:
         assert token is not None
         fragments.extend(part[:16] for part in token.split(".") if len(part) >= 16)
     return fragments
+
+
+def legacy_format_1(session: SessionData) -> bytes:
+    """``session`` as versions before format 2 sealed it:
+    ``0x01 | zlib(head | "\\n" | token | token | token)``, each token either absent (``0``),
+    text (``1``, 4-byte size) or base64url segments as raw bytes (``2``, count, 2-byte sizes)."""
+    head = json.dumps(
+        [
+            session.session_id,
+            session.expires_at,
+            session.created_at,
+            session.last_seen,
+            session.refresh_expires_at,
+            session.identity_id,
+            dict(session.extra),
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    out = [head, b"\n"]
+    for token in (session.id_token, session.access_token, session.refresh_token):
+        if token is None:
+            out.append(b"\x00")
+            continue
+        segments = token.split(".")
+        raws = []
+        for segment in segments:
+            try:
+                raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            except ValueError:
+                break
+            if _b64(raw) != segment:
+                break
+            raws.append(raw)
+        if len(segments) > 1 and len(raws) == len(segments):
+            out.append(bytes((2, len(raws))))
+            for raw in raws:
+                out.append(struct.pack(">H", len(raw)) + raw)
+        else:
+            text = token.encode()
+            out.append(b"\x01" + struct.pack(">I", len(text)) + text)
+    return b"\x01" + zlib.compress(b"".join(out), 6)

@@ -13,7 +13,7 @@ import pytest
 from cognito_middleware.sessions import SessionData
 from cognito_middleware.sessions._codec import decode_session, encode_session
 
-from .helpers import NOW, make_session
+from .helpers import NOW, legacy_format_1, make_session
 
 
 def session_with(**changes: object) -> SessionData:
@@ -103,9 +103,32 @@ def test_refuses_wrong_types(head: list[object]) -> None:
 
 
 def test_trailing_bytes_are_refused() -> None:
-    good = zlib.decompress(encode_session(session_with())[1:])
+    with pytest.raises(ValueError):
+        decode_session(encode_session(session_with()) + b"\x00")
+    good = zlib.decompress(legacy_format_1(session_with())[1:])
     with pytest.raises(ValueError):
         decode_session(b"\x01" + zlib.compress(good + b"\x00"))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"refresh_token": None, "refresh_expires_at": None, "identity_id": None},
+        {"access_token": "opaque-token"},
+        {"extra": {"provider": "AzureAD", "ünïcode": "✓"}},
+    ],
+)
+def test_sessions_written_by_earlier_versions_still_open(changes: dict[str, object]) -> None:
+    session = session_with(**changes)
+    assert decode_session(legacy_format_1(session)) == session
+
+
+def test_compression_is_spent_on_the_claims_only() -> None:
+    # Signatures and a JWE's ciphertext do not compress: stored raw, the encoding is smaller
+    # than compressing everything together.
+    session = make_session(NOW, groups=10, seed=3)
+    assert len(encode_session(session)) < len(legacy_format_1(session))
 
 
 def test_decompression_is_capped() -> None:
