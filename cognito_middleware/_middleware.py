@@ -46,8 +46,6 @@ __all__ = ["CognitoAuthMiddleware"]
 
 logger = logging.getLogger("cognito_middleware")
 
-_WS_POLICY_VIOLATION = 1008
-
 
 class CognitoAuthMiddleware:
     """Authenticate every request against Amazon Cognito.
@@ -180,10 +178,8 @@ class CognitoAuthMiddleware:
         await self._hooks.emit(
             AuthEvent("denied", state.user, state.path, _client(scope), decision.reason)
         )
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": _WS_POLICY_VIOLATION})
-            return
-        # A dropped session's expired cookies go out with the refusal.
+        # A dropped session's expired cookies go out with the refusal; a websocket is closed
+        # with 1008 and the refusal's reason.
         await send_refusal(
             scope,
             receive,

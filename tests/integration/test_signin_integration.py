@@ -706,7 +706,7 @@ async def test_websocket_of_anonymous_visitor_is_closed_with_1008(site: Site) ->
         "asgi": {"version": "3.0"},
     }
     await site.middleware(scope, receive, send)
-    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": "login_required"}]
 
 
 async def test_cors_preflight_to_a_protected_path_is_not_refused(
