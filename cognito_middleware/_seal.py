@@ -22,6 +22,32 @@ from ._config import Secret
 __all__ = ["Sealer"]
 
 _NONCE = 12
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_UNUSED_BITS = {0: 1, 2: 16, 3: 4}
+"""Unpadded base64 of n bytes ends in a character whose low bits are zero; the divisor."""
+
+
+def _decode(text: str) -> bytes | None:
+    """The bytes of ``text`` if it is exactly what :meth:`Sealer.seal` writes for them:
+    unpadded base64url, nothing else (no padding, whitespace, standard alphabet, or a last
+    character with unused bits set), so that only the issued spelling opens."""
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    divisor = _UNUSED_BITS.get(len(raw) % 4)
+    if not raw or divisor is None or b"+" in raw or b"/" in raw or b"=" in raw:
+        return None
+    last = _ALPHABET.find(raw[-1:])
+    if last < 0 or last % divisor:
+        return None
+    try:
+        return binascii.a2b_base64(
+            raw.translate(_FROM_URLSAFE) + b"=" * (-len(raw) % 4), strict_mode=True
+        )
+    except binascii.Error:
+        return None
 
 
 def _derive(secret: Secret, purpose: str) -> AESGCM:
@@ -47,11 +73,8 @@ class Sealer:
         return base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii")
 
     def open(self, text: str, associated: bytes = b"") -> bytes | None:
-        try:
-            blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            return None
-        if len(blob) < _NONCE + 16:
+        blob = _decode(text)
+        if blob is None or len(blob) < _NONCE + 16:
             return None
         nonce, body = blob[:_NONCE], blob[_NONCE:]
         for key in self._keys:
